@@ -1,0 +1,96 @@
+"""The typed event contract of the mesh: models, envelope, catalogue.
+
+Names are imported lazily (module ``__getattr__``) so that a Lambda importing one model does not
+pay for all of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    # base and helpers
+    "EventDetail": "base",
+    "MeshEvent": "base",
+    "AddressedEvent": "base",
+    "new_correlation_id": "base",
+    "EventEnvelope": "envelope",
+    "InvalidEnvelopeError": "envelope",
+    "delivered_envelope": "envelope",
+    "parse_envelope": "envelope",
+    "to_put_events_entry": "envelope",
+    "entry_size": "envelope",
+    "MAX_ENTRY_BYTES": "envelope",
+    "all_events": "catalogue",
+    "mesh_events": "catalogue",
+    "lookup": "catalogue",
+    "parse_detail": "catalogue",
+    "parse_event": "catalogue",
+    "register": "catalogue",
+    "InvalidEventError": "catalogue",
+    "EventContractError": "exceptions",
+    "EventTooLargeError": "exceptions",
+    "UnknownEventTypeError": "exceptions",
+    # domains
+    "SharingMode": "domains",
+    "DomainRegistrationRequested": "domains",
+    "DomainRegistered": "domains",
+    "DomainDeregistrationRequested": "domains",
+    "DomainDeregistered": "domains",
+    # products
+    "TableSpec": "products",
+    "RegisteredTable": "products",
+    "Column": "products",
+    "TableSchema": "products",
+    "ProductRegistrationRequested": "products",
+    "ProductRegistered": "products",
+    "ProductLinked": "products",
+    "ProductSchemaUpdated": "products",
+    "ProductCrawlFailed": "products",
+    "ProductDeprecated": "products",
+    "ProductDeprecationNotice": "products",
+    # access
+    "Permission": "access",
+    "AccessRequested": "access",
+    "ApprovalRequested": "access",
+    "AccessDecided": "access",
+    "AccessGranted": "access",
+    "AccessLinked": "access",
+    "AccessDenied": "access",
+    "AccessRevoked": "access",
+    "AccessExpired": "access",
+    # permissions-as-code
+    "GrantChange": "permissions",
+    "PermissionsApplied": "permissions",
+    "PermissionsDriftDetected": "permissions",
+    # erasure
+    "ErasureRequested": "erasure",
+    "ErasurePlanned": "erasure",
+    "ErasureApproved": "erasure",
+    "ErasureCompleted": "erasure",
+    # publication
+    "ProductPublished": "publication",
+    # operations
+    "FlowFailed": "operations",
+    "EventRejected": "operations",
+    "RejectionKind": "operations",
+    # AWS service events
+    "GlueCrawlerStateChange": "aws",
+    "ScheduledEvent": "aws",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'meshkit.events' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"meshkit.events.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

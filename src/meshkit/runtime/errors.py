@@ -1,0 +1,42 @@
+"""What a handler raises to say how an event must be treated."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = ["MeshRuntimeError", "PublishError", "RejectEvent", "RetryLater"]
+
+
+class MeshRuntimeError(RuntimeError):
+    """Base class of runtime errors."""
+
+
+class RejectEvent(MeshRuntimeError):  # noqa: N818 - it is an instruction, not a condition
+    """Do not act on this event, ever: it goes to the dead-letter queue with ``reason`` and an
+    ``EventRejected`` is emitted. Raise it before changing anything.
+
+    ``kind`` is ``authorisation`` (the sender may not do this), ``validation`` (the content is
+    wrong) or ``state`` (it does not fit the current state, e.g. a second decision).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        kind: Literal["authorisation", "validation", "state"] = "authorisation",
+    ) -> None:
+        self.reason = reason
+        self.kind = kind
+        super().__init__(reason)
+
+
+class RetryLater(MeshRuntimeError):  # noqa: N818
+    """A transient condition (a dependency not there yet): let the queue deliver it again."""
+
+
+class PublishError(MeshRuntimeError):
+    """Follow-up events could not be put on the bus after retries."""
+
+    def __init__(self, message: str, failed: list[dict[str, object]]) -> None:
+        self.failed = failed
+        super().__init__(message)
