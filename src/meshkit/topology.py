@@ -17,13 +17,16 @@ template.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from meshkit.events import access, domains, operations, products
 from meshkit.events.aws import GlueCrawlerStateChange, ScheduledEvent
-from meshkit.events.base import EventDetail
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from meshkit.events.base import EventDetail
 
 __all__ = [
     "CENTRAL_EMITS",
@@ -103,6 +106,7 @@ GROUPS: tuple[HandlerGroup, ...] = (
         router="meshkit.handlers.producer:router",
         events=(
             domains.DomainRegistered,
+            domains.DomainDeregistered,
             products.ProductRegistered,
             access.ApprovalRequested,
         ),
@@ -154,9 +158,7 @@ CENTRAL_EMITS: tuple[type[EventDetail], ...] = (
     operations.EventRejected,
 )
 
-MESH_SOURCES: tuple[str, ...] = tuple(
-    sorted({m.SOURCE for m in (*DOMAIN_EMITS, *CENTRAL_EMITS)})
-)
+MESH_SOURCES: tuple[str, ...] = tuple(sorted({m.SOURCE for m in (*DOMAIN_EMITS, *CENTRAL_EMITS)}))
 
 
 def groups_for(role: Role) -> list[HandlerGroup]:
@@ -210,7 +212,9 @@ def subscription_pattern(*, domain_account: str, central_account: str) -> dict[s
     )
 
 
-def forward_pattern(*, domain_account: str, models: Sequence[type[EventDetail]] = ()) -> dict[str, Any]:
+def forward_pattern(
+    *, domain_account: str, models: Sequence[type[EventDetail]] = ()
+) -> dict[str, Any]:
     """The domain bus rule forwarding what this account emits to central (never echoes)."""
     return pattern_for(models or DOMAIN_EMITS, account=[domain_account])
 

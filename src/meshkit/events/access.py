@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from meshkit.events.base import AddressedEvent, MeshEvent
 from meshkit.events.domains import SharingMode
@@ -78,7 +77,7 @@ class AccessRequested(_RequestFields):
         examples=[90],
     )
     permissions: list[Permission] = Field(
-        default_factory=lambda: ["SELECT", "DESCRIBE"],
+        default_factory=lambda: list[Permission](["SELECT", "DESCRIBE"]),
         min_length=1,
         max_length=2,
         description="Lake Formation permissions asked for.",
@@ -90,7 +89,8 @@ class AccessRequested(_RequestFields):
         accounts = {arn.split(":")[4] for arn in self.principals}
         if len(accounts) != 1:
             raise ValueError(
-                f"all principals must be roles of the consumer's own account; got {sorted(accounts)}"
+                "all principals must be roles of the consumer's own account; "
+                f"got {sorted(accounts)}"
             )
         return self
 
@@ -115,7 +115,7 @@ class ApprovalRequested(_RequestFields, AddressedEvent):
         description="Why the request needs approval (which flags matched).",
         examples=[["column orders.email has pii_flag=true"]],
     )
-    expires_at: datetime = Field(
+    expires_at: AwareDatetime = Field(
         description="The request expires unanswered at this time (UTC).",
         examples=["2026-11-28T00:00:00Z"],
     )
@@ -182,7 +182,7 @@ class AccessGranted(AddressedEvent):
         description="LF-tag expression granted, in tag-based mode.",
         examples=[{"mesh_domain": ["sales"]}],
     )
-    expires_at: datetime | None = Field(
+    expires_at: AwareDatetime | None = Field(
         default=None, description="Access ends at this time (UTC).", examples=[None]
     )
 

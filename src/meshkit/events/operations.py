@@ -43,6 +43,8 @@ class EventRejected(MeshEvent):
     event_source: ShortText = Field(description="Its source.", examples=["meshkit.products"])
     event_detail_type: ShortText = Field(description="Its detail-type.", examples=["x"])
     sender_account: AccountId | None = Field(
-        default=None, description="Envelope account of the rejected event.", examples=["x"]
+        default=None,
+        description="Envelope account of the rejected event.",
+        examples=["333333333333"],
     )
     reason: LongText = Field(description="What was wrong.", examples=["sender is not owner"])

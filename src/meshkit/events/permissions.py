@@ -36,9 +36,7 @@ class PermissionsApplied(MeshEvent):
     DETAIL_TYPE: ClassVar[str] = "PermissionsApplied"
 
     plan_id: ShortText = Field(description="Identifies the applied plan.", examples=["p-2026"])
-    changes: list[GrantChange] = Field(
-        max_length=500, description="Changes applied (first 500)."
-    )
+    changes: list[GrantChange] = Field(max_length=500, description="Changes applied (first 500).")
     total_changes: int = Field(ge=0, description="All changes, also those not listed.")
 
 

@@ -1,4 +1,4 @@
-"""Validated identifier types used by every event: where an identifier enters the mesh, it is checked."""
+"""Validated identifier types: where an identifier enters the mesh, it is checked."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ __all__ = [
     "CorrelationId",
     "DomainName",
     "IamRoleArn",
+    "LongText",
     "PrincipalArn",
     "ProductName",
     "RequestId",
     "S3Uri",
     "ShortText",
     "TableName",
-    "LongText",
 ]
 
 #: An EventBridge entry is at most 256 KB; keep room for the envelope around the detail.

@@ -17,6 +17,15 @@ _EXPORTS: dict[str, str] = {
     "RetryLater": "errors",
     "PublishError": "errors",
     "MeshRuntimeError": "errors",
+    "EventRouter": "router",
+    "Runtime": "router",
+    "Outcome": "router",
+    "DeadLetterUnavailableError": "router",
+    "Publisher": "publisher",
+    "IdempotencyStore": "idempotency",
+    "InMemoryIdempotencyStore": "idempotency",
+    "DynamoDBIdempotencyStore": "idempotency",
+    "AlreadyInProgressError": "idempotency",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -11,7 +11,7 @@ class MeshRuntimeError(RuntimeError):
     """Base class of runtime errors."""
 
 
-class RejectEvent(MeshRuntimeError):  # noqa: N818 - it is an instruction, not a condition
+class RejectEvent(MeshRuntimeError):
     """Do not act on this event, ever: it goes to the dead-letter queue with ``reason`` and an
     ``EventRejected`` is emitted. Raise it before changing anything.
 
@@ -30,7 +30,7 @@ class RejectEvent(MeshRuntimeError):  # noqa: N818 - it is an instruction, not a
         super().__init__(reason)
 
 
-class RetryLater(MeshRuntimeError):  # noqa: N818
+class RetryLater(MeshRuntimeError):
     """A transient condition (a dependency not there yet): let the queue deliver it again."""
 
 
