@@ -1,0 +1,917 @@
+"""Central governance handlers: domain onboarding, product registration, access decisions.
+
+Every handler first checks the envelope's sender account against the registry (a detail field
+is only a claim), raises ``RejectEvent`` before changing anything when the check fails, and is
+safe under duplicate and out-of-order delivery: registry writes are conditional, catalog and
+Lake Formation calls idempotent, and a transition interrupted half-way resumes on redelivery
+(the registry remembers which event started it).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from meshkit.events.access import (
+    AccessDecided,
+    AccessDenied,
+    AccessExpired,
+    AccessGranted,
+    AccessLinked,
+    AccessRequested,
+    AccessRevoked,
+    ApprovalRequested,
+)
+from meshkit.events.aws import ScheduledEvent
+from meshkit.events.domains import (
+    DomainDeregistered,
+    DomainDeregistrationRequested,
+    DomainRegistered,
+    DomainRegistrationRequested,
+)
+from meshkit.events.products import (
+    ProductCrawlFailed,
+    ProductDeprecated,
+    ProductDeprecationNotice,
+    ProductLinked,
+    ProductRegistered,
+    ProductRegistrationRequested,
+    ProductSchemaUpdated,
+    RegisteredTable,
+)
+from meshkit.handlers import lake
+from meshkit.handlers._common import (
+    aws_error_code,
+    central_database_name,
+    central_table_name,
+    iso,
+    require_own_account,
+    settings_list,
+)
+from meshkit.handlers.registry import NO_DEADLINE, ConditionFailed, Registry
+from meshkit.runtime.errors import RejectEvent
+from meshkit.runtime.router import EventRouter
+
+if TYPE_CHECKING:
+    from meshkit.events.base import EventDetail
+    from meshkit.runtime.context import HandlerContext
+
+__all__ = ["access", "onboarding"]
+
+onboarding = EventRouter("central.onboarding")
+access = EventRouter("central.access")
+
+
+# -- trust ---------------------------------------------------------------------------------
+def _require_member(ctx: HandlerContext) -> None:
+    members = settings_list(ctx, "member_accounts")
+    if members is not None and ctx.sender_account not in members:
+        raise RejectEvent(f"account {ctx.sender_account} is not a member of this mesh")
+
+
+def _active_domain(ctx: HandlerContext, reg: Registry, name: str) -> dict[str, Any]:
+    """The registered domain ``name``, which must belong to the sender account."""
+    domain = reg.domain(name)
+    if domain is None or domain.get("status") != "ACTIVE":
+        raise RejectEvent(f"domain {name!r} is not registered", kind="state")
+    if domain["account_id"] != ctx.sender_account:
+        raise RejectEvent(
+            f"account {ctx.sender_account} may not act for domain {name!r} "
+            f"(owned by {domain['account_id']})"
+        )
+    return domain
+
+
+# -- domain onboarding ---------------------------------------------------------------------
+@onboarding.on(DomainRegistrationRequested)
+def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> EventDetail:
+    if event.account_id != ctx.sender_account:
+        raise RejectEvent(
+            f"account {ctx.sender_account} asked to register domain {event.domain!r} "
+            f"for account {event.account_id}; a domain registers itself only"
+        )
+    _require_member(ctx)
+    reg = Registry(ctx)
+    existing = reg.domain(event.domain)
+    if existing is not None and existing["account_id"] != event.account_id:
+        raise RejectEvent(
+            f"domain name {event.domain!r} is taken by account {existing['account_id']}",
+            kind="state",
+        )
+    catalog = ctx.config.account_id
+    database = central_database_name(ctx.config.mesh_name, event.domain)
+    glue = ctx.client("glue")
+    try:
+        glue.create_database(
+            DatabaseInput={
+                "Name": database,
+                "Description": event.description or f"Data products of domain {event.domain}",
+                "Parameters": {
+                    "data_owner": event.account_id,
+                    "data_owner_name": event.domain,
+                    "mesh_domain": event.domain,
+                },
+            }
+        )
+    except Exception as exc:
+        if aws_error_code(exc) != "AlreadyExistsException":
+            raise
+    lake.ensure_lf_tag_value(ctx, lake.DOMAIN_TAG, event.domain)
+    lake.tag_resource(
+        ctx, lake.database_resource(catalog, database), {lake.DOMAIN_TAG: event.domain}
+    )
+    now = iso(ctx.now())
+    try:
+        reg.put(
+            {
+                "pk": f"DOMAIN#{event.domain}",
+                "sk": "META",
+                "gsi1pk": f"ACCOUNT#{event.account_id}",
+                "gsi1sk": f"DOMAIN#{event.domain}",
+                "domain": event.domain,
+                "account_id": event.account_id,
+                "storage_uri": event.storage_uri,
+                "sharing_mode": event.sharing_mode,
+                "owner": event.owner,
+                "central_database": database,
+                "status": "ACTIVE",
+                "registered_at": (existing or {}).get("registered_at", now),
+                "updated_at": now,
+                "correlation_id": event.correlation_id,
+            },
+            condition="attribute_not_exists(pk) OR account_id = :acct",
+            values={":acct": event.account_id},
+        )
+    except ConditionFailed as exc:
+        raise RejectEvent(
+            f"domain name {event.domain!r} was taken concurrently", kind="state"
+        ) from exc
+    return DomainRegistered(
+        domain=event.domain,
+        account_id=event.account_id,
+        central_database=database,
+        lf_tag_key=lake.DOMAIN_TAG,
+        sharing_mode=event.sharing_mode,
+        recipients=[event.account_id],
+        **event.follow_up(),
+    )
+
+
+@onboarding.on(DomainDeregistrationRequested)
+def deregister_domain(
+    event: DomainDeregistrationRequested, ctx: HandlerContext
+) -> EventDetail | None:
+    if event.account_id != ctx.sender_account:
+        raise RejectEvent(
+            f"account {ctx.sender_account} may not deregister domain {event.domain!r}"
+        )
+    reg = Registry(ctx)
+    domain = reg.domain(event.domain)
+    if domain is None:
+        return None  # never registered, or already removed: nothing to do
+    if domain["account_id"] != ctx.sender_account:
+        raise RejectEvent(
+            f"account {ctx.sender_account} may not deregister domain {event.domain!r}"
+        )
+    if domain.get("status") == "DEREGISTERED":
+        return None
+    # The catalog database and the data stay: deregistration stops new registrations and
+    # requests; existing grants are revoked by their owners or expire.
+    reg.update(
+        f"DOMAIN#{event.domain}",
+        {"status": "DEREGISTERED", "updated_at": iso(ctx.now()), "reason": event.reason},
+    )
+    return DomainDeregistered(
+        domain=event.domain,
+        account_id=event.account_id,
+        reason=event.reason,
+        recipients=[event.account_id],
+        **event.follow_up(),
+    )
+
+
+# -- product registration ------------------------------------------------------------------
+def _under(location: str, prefix: str) -> bool:
+    prefix = prefix if prefix.endswith("/") else prefix + "/"
+    location = location if location.endswith("/") else location + "/"
+    return location.startswith(prefix)
+
+
+def _table_input(
+    name: str,
+    location: str,
+    *,
+    params: dict[str, str],
+    columns: list[dict[str, Any]],
+    partition_keys: list[dict[str, Any]],
+    base: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    sd: dict[str, Any] = dict((base or {}).get("StorageDescriptor", {}))
+    sd["Location"] = location
+    sd["Columns"] = columns
+    return {
+        "Name": name,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": params,
+        "StorageDescriptor": sd,
+        "PartitionKeys": partition_keys,
+    }
+
+
+def _flag_columns(
+    columns: list[dict[str, Any]], pii_columns: set[str], flag: str
+) -> list[dict[str, Any]]:
+    out = []
+    for column in columns:
+        c = {k: v for k, v in column.items() if k in ("Name", "Type", "Comment", "Parameters")}
+        params = dict(c.get("Parameters") or {})
+        if column["Name"] in pii_columns:
+            params[flag] = "true"
+        else:
+            params.pop(flag, None)
+        if params:
+            c["Parameters"] = params
+        else:
+            c.pop("Parameters", None)
+        out.append(c)
+    return out
+
+
+@onboarding.on(ProductRegistrationRequested)
+def register_product(event: ProductRegistrationRequested, ctx: HandlerContext) -> EventDetail:
+    reg = Registry(ctx)
+    domain = _active_domain(ctx, reg, event.domain)
+    outside = [t.location for t in event.tables if not _under(t.location, domain["storage_uri"])]
+    if outside:
+        raise RejectEvent(
+            f"table locations {outside} lie outside domain {event.domain!r}'s storage "
+            f"{domain['storage_uri']}",
+            kind="validation",
+        )
+    existing = reg.product(event.domain, event.product)
+    if existing is not None and existing.get("status") == "DEPRECATED":
+        raise RejectEvent(
+            f"product {event.domain}.{event.product} is deprecated; register a new product name",
+            kind="state",
+        )
+    catalog = ctx.config.account_id
+    database = domain["central_database"]
+    names = {t.name: central_table_name(event.product, t.name) for t in event.tables}
+    # A central table name must not belong to another product of the domain.
+    glue = ctx.client("glue")
+    flag = str(ctx.config.setting("pii_parameter", "pii_flag"))
+    current: dict[str, dict[str, Any]] = {}
+    for spec in event.tables:
+        try:
+            table = glue.get_table(DatabaseName=database, Name=names[spec.name])["Table"]
+        except Exception as exc:
+            if aws_error_code(exc) != "EntityNotFoundException":
+                raise
+            continue
+        owner = table.get("Parameters", {}).get("mesh_product")
+        if owner and owner != event.product:
+            raise RejectEvent(
+                f"central table {database}.{names[spec.name]} already belongs to product "
+                f"{owner!r}; rename table {spec.name!r}",
+                kind="validation",
+            )
+        current[spec.name] = table
+
+    sharing_mode = event.sharing_mode or domain["sharing_mode"]
+    lake.ensure_lf_tag_value(ctx, lake.PRODUCT_TAG, event.product)
+    changed: list[str] = []
+    for spec in event.tables:
+        name = names[spec.name]
+        params = {
+            "mesh_domain": event.domain,
+            "mesh_product": event.product,
+            "data_owner": domain["account_id"],
+        }
+        if event.pii or spec.pii:
+            params[flag] = "true"
+        pii_columns = set(spec.pii_columns)
+        table = current.get(spec.name)
+        if table is None:
+            glue.create_table(
+                DatabaseName=database,
+                TableInput=_table_input(
+                    name, spec.location, params=params, columns=[], partition_keys=[]
+                ),
+            )
+            changed.append(name)
+        else:
+            old_sd = table.get("StorageDescriptor", {})
+            columns = _flag_columns(old_sd.get("Columns", []), pii_columns, flag)
+            keep = {
+                k: v
+                for k, v in table.get("Parameters", {}).items()
+                if k not in params and k != flag
+            }
+            new_params = {**keep, **params}
+            if (
+                old_sd.get("Location") != spec.location
+                or table.get("Parameters", {}) != new_params
+                or old_sd.get("Columns", []) != columns
+            ):
+                glue.update_table(
+                    DatabaseName=database,
+                    TableInput=_table_input(
+                        name,
+                        spec.location,
+                        params=new_params,
+                        columns=columns,
+                        partition_keys=table.get("PartitionKeys", []),
+                        base=table,
+                    ),
+                )
+                changed.append(name)
+        lake.tag_resource(
+            ctx,
+            lake.table_resource(catalog, database, name),
+            {lake.DOMAIN_TAG: event.domain, lake.PRODUCT_TAG: event.product},
+        )
+    lake.apply_grants(
+        ctx, lake.producer_grants(catalog, database, list(names.values()), domain["account_id"])
+    )
+    version = int((existing or {}).get("version", 0))
+    tables = [
+        {
+            "name": t.name,
+            "central_table": names[t.name],
+            "location": t.location,
+            "pii": event.pii or t.pii,
+            "pii_columns": list(t.pii_columns),
+        }
+        for t in event.tables
+    ]
+    # Tables dropped from the product are kept in the catalog; record them as retired.
+    retired = sorted(
+        {t["central_table"] for t in (existing or {}).get("tables", [])} - set(names.values())
+    )
+    try:
+        reg.put(
+            {
+                **(existing or {}),
+                "pk": f"PRODUCT#{event.domain}#{event.product}",
+                "sk": "META",
+                "gsi1pk": f"DOMAINPRODUCTS#{event.domain}",
+                "gsi1sk": event.product,
+                "domain": event.domain,
+                "product": event.product,
+                "producer_account": domain["account_id"],
+                "central_database": database,
+                "tables": tables,
+                "retired_tables": retired or None,
+                "pii": event.pii,
+                "description": event.description,
+                "sharing_mode": sharing_mode,
+                "status": "ACTIVE",
+                "version": version + 1,
+                "updated_at": iso(ctx.now()),
+                "correlation_id": event.correlation_id,
+            },
+            condition="attribute_not_exists(pk) OR #v = :v",
+            values={":v": version},
+            names={"#v": "version"},
+        )
+    except ConditionFailed as exc:
+        # Another registration of the same product won the race; redelivery re-applies ours.
+        raise RuntimeError(f"product {event.domain}.{event.product} changed concurrently") from exc
+    return ProductRegistered(
+        domain=event.domain,
+        product=event.product,
+        producer_account=domain["account_id"],
+        central_account=catalog,
+        central_database=database,
+        tables=[
+            RegisteredTable(name=t.name, central_table=names[t.name], location=t.location)
+            for t in event.tables
+        ],
+        sharing_mode=sharing_mode,
+        changed_tables=changed,
+        recipients=[domain["account_id"]],
+        **event.follow_up(),
+    )
+
+
+def _owned_product(ctx: HandlerContext, reg: Registry, domain: str, product: str) -> dict[str, Any]:
+    _active_domain(ctx, reg, domain)
+    item = reg.product(domain, product)
+    if item is None:
+        raise RejectEvent(f"product {domain}.{product} is not registered", kind="state")
+    return item
+
+
+@onboarding.on(ProductLinked)
+def product_linked(event: ProductLinked, ctx: HandlerContext) -> None:
+    reg = Registry(ctx)
+    _owned_product(ctx, reg, event.domain, event.product)
+    reg.update(
+        f"PRODUCT#{event.domain}#{event.product}",
+        {
+            "crawler_name": event.crawler_name,
+            "link_database": event.link_database,
+            "linked_at": iso(ctx.now()),
+        },
+    )
+
+
+@onboarding.on(ProductSchemaUpdated)
+def schema_updated(event: ProductSchemaUpdated, ctx: HandlerContext) -> None:
+    """Record the crawled schema and put the pii flags back on the columns the crawl rewrote."""
+    reg = Registry(ctx)
+    product = _owned_product(ctx, reg, event.domain, event.product)
+    flag = str(ctx.config.setting("pii_parameter", "pii_flag"))
+    glue = ctx.client("glue")
+    database = product["central_database"]
+    by_central = {t["central_table"]: t for t in product["tables"]}
+    for schema in event.tables:
+        spec = by_central.get(schema.name)
+        if spec is None:
+            continue
+        table = glue.get_table(DatabaseName=database, Name=schema.name)["Table"]
+        sd = table.get("StorageDescriptor", {})
+        columns = _flag_columns(sd.get("Columns", []), set(spec["pii_columns"]), flag)
+        if columns != sd.get("Columns", []):
+            glue.update_table(
+                DatabaseName=database,
+                TableInput=_table_input(
+                    schema.name,
+                    sd.get("Location", spec["location"]),
+                    params=table.get("Parameters", {}),
+                    columns=columns,
+                    partition_keys=table.get("PartitionKeys", []),
+                    base=table,
+                ),
+            )
+    reg.update(
+        f"PRODUCT#{event.domain}#{event.product}",
+        {
+            "schema": [t.model_dump(mode="json") for t in event.tables],
+            "last_crawl": {
+                "state": "SUCCEEDED",
+                "at": iso(ctx.now()),
+                "crawler": event.crawler_name,
+            },
+        },
+    )
+
+
+@onboarding.on(ProductCrawlFailed)
+def crawl_failed(event: ProductCrawlFailed, ctx: HandlerContext) -> None:
+    reg = Registry(ctx)
+    _owned_product(ctx, reg, event.domain, event.product)
+    reg.update(
+        f"PRODUCT#{event.domain}#{event.product}",
+        {
+            "last_crawl": {
+                "state": "FAILED",
+                "at": iso(ctx.now()),
+                "crawler": event.crawler_name,
+                "error": event.error_message,
+            }
+        },
+    )
+
+
+@onboarding.on(ProductDeprecated)
+def deprecate_product(event: ProductDeprecated, ctx: HandlerContext) -> EventDetail | None:
+    reg = Registry(ctx)
+    product = _owned_product(ctx, reg, event.domain, event.product)
+    if product.get("status") == "DEPRECATED":
+        return None
+    reg.update(
+        f"PRODUCT#{event.domain}#{event.product}",
+        {
+            "status": "DEPRECATED",
+            "deprecated_at": iso(ctx.now()),
+            "deprecation_reason": event.reason,
+            "successor": event.successor,
+        },
+    )
+    consumers = sorted(
+        {
+            r["consumer_account"]
+            for r in reg.requests_in_state("APPROVED")
+            if r["producer_domain"] == event.domain and r["product"] == event.product
+        }
+    )
+    if not consumers:
+        return None
+    return ProductDeprecationNotice(
+        domain=event.domain,
+        product=event.product,
+        reason=event.reason,
+        successor=event.successor,
+        recipients=consumers[:100],
+        **event.follow_up(),
+    )
+
+
+# -- access --------------------------------------------------------------------------------
+def _request_item(
+    event: AccessRequested,
+    ctx: HandlerContext,
+    product: dict[str, Any],
+    tables: list[str],
+    reasons: list[str],
+) -> dict[str, Any]:
+    return {
+        "pk": f"REQUEST#{event.request_id}",
+        "sk": "META",
+        "request_id": event.request_id,
+        "consumer_domain": event.consumer_domain,
+        "consumer_account": ctx.sender_account,
+        "producer_domain": event.producer_domain,
+        "producer_account": product["producer_account"],
+        "product": event.product,
+        "central_database": product["central_database"],
+        "tables": tables,
+        "principals": list(event.principals),
+        "permissions": list(event.permissions),
+        "purpose": event.purpose,
+        "duration_days": event.duration_days,
+        "sensitive": bool(reasons),
+        "reasons": reasons or None,
+        "sharing_mode": product["sharing_mode"],
+        "requested_at": iso(ctx.now()),
+        "request_event": ctx.envelope.id,
+        "correlation_id": event.correlation_id,
+    }
+
+
+def _grant(
+    ctx: HandlerContext, reg: Registry, item: dict[str, Any], correlation_id: str
+) -> AccessGranted:
+    """Grant the consumer account (idempotent), record the grants, build AccessGranted."""
+    catalog = ctx.config.account_id
+    requested_all = item.get("all_tables", False)
+    mode = item["sharing_mode"] if requested_all else "named"
+    grants, expression = lake.consumer_grants(
+        catalog=catalog,
+        database=item["central_database"],
+        tables=item["tables"],
+        consumer_account=item["consumer_account"],
+        permissions=item["permissions"],
+        mode=mode,
+        domain=item["producer_domain"],
+        product=item["product"],
+    )
+    lake.apply_grants(ctx, grants)
+    ends = None
+    if item.get("duration_days"):
+        ends = ctx.now() + timedelta(days=int(item["duration_days"]))
+    reg.update(
+        item["pk"],
+        {
+            "grants": grants,
+            "granted_mode": mode,
+            "granted_at": iso(ctx.now()),
+            "access_ends_at": iso(ends) if ends else None,
+            "gsi1pk": "REQSTATE#APPROVED",
+            "gsi1sk": f"{iso(ends) if ends else NO_DEADLINE}#{item['request_id']}",
+        },
+    )
+    return AccessGranted(
+        request_id=item["request_id"],
+        consumer_domain=item["consumer_domain"],
+        consumer_account=item["consumer_account"],
+        producer_domain=item["producer_domain"],
+        product=item["product"],
+        central_account=catalog,
+        central_database=item["central_database"],
+        tables=item["tables"],
+        principals=item["principals"],
+        permissions=item["permissions"],
+        sharing_mode=mode,
+        lf_tag_expression=expression,
+        expires_at=ends,
+        recipients=[item["consumer_account"]],
+        correlation_id=correlation_id,
+    )
+
+
+@access.on(AccessRequested)
+def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail | None:
+    reg = Registry(ctx)
+    _active_domain(ctx, reg, event.consumer_domain)
+    principal_account = event.principals[0].split(":")[4]
+    if principal_account != ctx.sender_account:
+        raise RejectEvent(
+            f"principals of account {principal_account} requested by account "
+            f"{ctx.sender_account}: a consumer can only request for itself"
+        )
+    existing = reg.request(event.request_id)
+    if existing is not None:
+        if existing["consumer_account"] != ctx.sender_account:
+            raise RejectEvent(f"request id {event.request_id} belongs to another account")
+        if existing.get("request_event") != ctx.envelope.id or existing.get("state") != "APPROVED":
+            return None  # the same request again: it is already being handled
+        if existing.get("grants"):
+            return None
+        # An auto-grant interrupted after its state was written: resume it.
+        return _grant(ctx, reg, existing, event.correlation_id)
+    if event.consumer_domain == event.producer_domain:
+        raise RejectEvent("a domain does not request access to its own product", kind="validation")
+    product = reg.product(event.producer_domain, event.product)
+    producer = reg.domain(event.producer_domain)
+    if product is None or producer is None or producer.get("status") != "ACTIVE":
+        raise RejectEvent(
+            f"product {event.producer_domain}.{event.product} is not registered", kind="state"
+        )
+    if product.get("status") != "ACTIVE":
+        raise RejectEvent(
+            f"product {event.producer_domain}.{event.product} is {product['status'].lower()}; "
+            "it accepts no new requests",
+            kind="state",
+        )
+    by_name = {t["name"]: t["central_table"] for t in product["tables"]}
+    if event.tables:
+        unknown = sorted(set(event.tables) - set(by_name))
+        if unknown:
+            raise RejectEvent(
+                f"product {event.producer_domain}.{event.product} has no tables {unknown}; "
+                f"it has {sorted(by_name)}",
+                kind="validation",
+            )
+        tables = [by_name[t] for t in event.tables]
+    else:
+        tables = [by_name[t] for t in sorted(by_name)]
+    reasons = lake.classify(
+        ctx, catalog=ctx.config.account_id, database=product["central_database"], tables=tables
+    )
+    item = _request_item(event, ctx, product, tables, reasons)
+    item["all_tables"] = not event.tables
+    policy = str(ctx.config.setting("approval_policy", "auto"))
+    if reasons or policy == "always":
+        ttl_days = int(ctx.config.setting("request_ttl_days", 7))
+        expires = ctx.now() + timedelta(days=ttl_days)
+        item.update(
+            state="PENDING",
+            expires_at=iso(expires),
+            gsi1pk="REQSTATE#PENDING",
+            gsi1sk=f"{iso(expires)}#{event.request_id}",
+        )
+        try:
+            reg.put(item, condition="attribute_not_exists(pk)")
+        except ConditionFailed:
+            return None
+        return ApprovalRequested(
+            request_id=event.request_id,
+            producer_domain=event.producer_domain,
+            product=event.product,
+            tables=event.tables,
+            principals=event.principals,
+            consumer_domain=event.consumer_domain,
+            consumer_account=ctx.sender_account,
+            purpose=event.purpose,
+            duration_days=event.duration_days,
+            reasons=reasons or [f"approval policy is {policy!r}"],
+            expires_at=expires,
+            recipients=[product["producer_account"]],
+            **event.follow_up(),
+        )
+    item.update(
+        state="APPROVED",
+        decided_by="policy:auto",
+        decided_at=iso(ctx.now()),
+        decision_reason="not sensitive",
+    )
+    try:
+        reg.put(item, condition="attribute_not_exists(pk)")
+    except ConditionFailed:
+        return None
+    return _grant(ctx, reg, item, event.correlation_id)
+
+
+@access.on(AccessDecided)
+def decide(event: AccessDecided, ctx: HandlerContext) -> EventDetail | None:
+    reg = Registry(ctx)
+    item = reg.request(event.request_id)
+    if item is None:
+        raise RejectEvent(f"no access request {event.request_id}", kind="state")
+    if ctx.sender_account != item["producer_account"]:
+        raise RejectEvent(
+            f"account {ctx.sender_account} may not decide request {event.request_id}: only the "
+            f"producer's account {item['producer_account']} may"
+        )
+    state = item.get("state")
+    if state != "PENDING":
+        if (
+            item.get("decision_event") == ctx.envelope.id
+            and state == "APPROVED"
+            and not item.get("grants")
+        ):
+            return _grant(ctx, reg, item, item["correlation_id"])  # resume an interrupted grant
+        if item.get("decision_event") == ctx.envelope.id:
+            return None
+        raise RejectEvent(
+            f"request {event.request_id} is {state}, not pending: decided once only", kind="state"
+        )
+    now = iso(ctx.now())
+    if item["expires_at"] <= now:
+        raise RejectEvent(
+            f"request {event.request_id} expired at {item['expires_at']}", kind="state"
+        )
+    new_state = "APPROVED" if event.approved else "DENIED"
+    try:
+        reg.update(
+            item["pk"],
+            {
+                "state": new_state,
+                "decided_by": str(event.decided_by),
+                "decision_reason": event.reason,
+                "decided_at": now,
+                "decision_event": ctx.envelope.id,
+                "gsi1pk": f"REQSTATE#{new_state}",
+                "gsi1sk": f"{NO_DEADLINE}#{event.request_id}",
+            },
+            condition="#s = :pending AND #e > :now",
+            values={":pending": "PENDING", ":now": now},
+            names={"#s": "state", "#e": "expires_at"},
+        )
+    except ConditionFailed as exc:
+        raise RejectEvent(f"request {event.request_id} is no longer pending", kind="state") from exc
+    item.update(state=new_state)
+    # The answer continues the request's flow, whatever id the decision tool used.
+    if event.approved:
+        return _grant(ctx, reg, item, item["correlation_id"])
+    return AccessDenied(
+        request_id=event.request_id,
+        consumer_domain=item["consumer_domain"],
+        producer_domain=item["producer_domain"],
+        product=item["product"],
+        reason=event.reason or "denied",
+        decided_by=str(event.decided_by)[:256],
+        recipients=[item["consumer_account"]],
+        correlation_id=item["correlation_id"],
+    )
+
+
+@access.on(AccessLinked)
+def access_linked(event: AccessLinked, ctx: HandlerContext) -> None:
+    reg = Registry(ctx)
+    item = reg.request(event.request_id)
+    if item is None or item["consumer_account"] != ctx.sender_account:
+        raise RejectEvent(f"account {ctx.sender_account} has no request {event.request_id}")
+    if item.get("state") != "APPROVED":
+        return None  # revoked meanwhile: the consumer is told separately
+    reg.update(
+        item["pk"],
+        {
+            "linked_at": iso(ctx.now()),
+            "link_database": event.link_database,
+            "links": list(event.links),
+        },
+    )
+    return None
+
+
+def _revoke(
+    ctx: HandlerContext,
+    reg: Registry,
+    item: dict[str, Any],
+    *,
+    reason: str,
+    revoked_by: str,
+    correlation_id: str,
+) -> AccessRevoked:
+    lake.revoke_grants(ctx, item.get("grants") or [])
+    reg.update(item["pk"], {"grants_revoked_at": iso(ctx.now())})
+    return AccessRevoked(
+        request_id=item["request_id"],
+        reason=reason[:256],
+        revoked_by=revoked_by[:256],
+        consumer_domain=item["consumer_domain"],
+        link_database=item.get("link_database"),
+        recipients=sorted({item["consumer_account"], item["producer_account"]}),
+        correlation_id=correlation_id,
+    )
+
+
+def _start_revocation(
+    ctx: HandlerContext, reg: Registry, item: dict[str, Any], *, reason: str, revoked_by: str
+) -> bool:
+    """APPROVED -> REVOKED; False when it is not APPROVED (already revoked, say)."""
+    try:
+        reg.update(
+            item["pk"],
+            {
+                "state": "REVOKED",
+                "revoked_at": iso(ctx.now()),
+                "revoked_by": revoked_by,
+                "revocation_reason": reason,
+                "revoke_event": ctx.envelope.id,
+                "gsi1pk": "REQSTATE#REVOKED",
+                "gsi1sk": f"{iso(ctx.now())}#{item['request_id']}",
+            },
+            condition="#s = :approved",
+            values={":approved": "APPROVED"},
+            names={"#s": "state"},
+        )
+    except ConditionFailed:
+        return False
+    return True
+
+
+@access.on(AccessRevoked)
+def revoke(event: AccessRevoked, ctx: HandlerContext) -> EventDetail | None:
+    reg = Registry(ctx)
+    item = reg.request(event.request_id)
+    if item is None:
+        raise RejectEvent(f"no access request {event.request_id}", kind="state")
+    if ctx.sender_account not in (item["producer_account"], item["consumer_account"]):
+        raise RejectEvent(
+            f"account {ctx.sender_account} may not revoke request {event.request_id}: only its "
+            "producer or consumer may"
+        )
+    by = "producer" if ctx.sender_account == item["producer_account"] else "consumer"
+    state = item.get("state")
+    if state == "REVOKED":
+        if item.get("revoke_event") == ctx.envelope.id and not item.get("grants_revoked_at"):
+            return _revoke(
+                ctx,
+                reg,
+                item,
+                reason=event.reason,
+                revoked_by=item["revoked_by"],
+                correlation_id=event.correlation_id,
+            )
+        return None
+    if state != "APPROVED":
+        raise RejectEvent(f"request {event.request_id} is {state}: nothing to revoke", kind="state")
+    revoked_by = f"{by}:{event.revoked_by}"
+    if not _start_revocation(ctx, reg, item, reason=event.reason, revoked_by=revoked_by):
+        return None
+    return _revoke(
+        ctx,
+        reg,
+        item,
+        reason=event.reason,
+        revoked_by=revoked_by,
+        correlation_id=event.correlation_id,
+    )
+
+
+@access.on(ScheduledEvent)
+def sweep(event: ScheduledEvent, ctx: HandlerContext) -> list[EventDetail]:
+    """Expire unanswered requests and revoke access whose period has ended."""
+    require_own_account(ctx)
+    reg = Registry(ctx)
+    now = iso(ctx.now())
+    out: list[EventDetail] = []
+    for item in reg.requests_in_state("PENDING", due_before=now):
+        try:
+            reg.update(
+                item["pk"],
+                {
+                    "state": "EXPIRED",
+                    "expired_at": now,
+                    "gsi1pk": "REQSTATE#EXPIRED",
+                    "gsi1sk": f"{now}#{item['request_id']}",
+                },
+                condition="#s = :pending",
+                values={":pending": "PENDING"},
+                names={"#s": "state"},
+            )
+        except ConditionFailed:
+            continue
+        out.append(
+            AccessExpired(
+                request_id=item["request_id"],
+                consumer_domain=item["consumer_domain"],
+                producer_domain=item["producer_domain"],
+                product=item["product"],
+                recipients=sorted({item["consumer_account"], item["producer_account"]}),
+                correlation_id=item["correlation_id"],
+            )
+        )
+    for item in reg.requests_in_state("REVOKED", due_before=now):
+        # A revocation this very sweep started before it was interrupted: finish it.
+        if item.get("revoke_event") == ctx.envelope.id and not item.get("grants_revoked_at"):
+            out.append(
+                _revoke(
+                    ctx,
+                    reg,
+                    item,
+                    reason=item["revocation_reason"],
+                    revoked_by=item["revoked_by"],
+                    correlation_id=item["correlation_id"],
+                )
+            )
+    for item in reg.requests_in_state("APPROVED", due_before=now):
+        if not item.get("access_ends_at") or item["access_ends_at"] > now:
+            continue
+        reason = f"access period ended at {item['access_ends_at']}"
+        if _start_revocation(ctx, reg, item, reason=reason, revoked_by="central:expiry"):
+            out.append(
+                _revoke(
+                    ctx,
+                    reg,
+                    item,
+                    reason=reason,
+                    revoked_by="central:expiry",
+                    correlation_id=item["correlation_id"],
+                )
+            )
+    return out

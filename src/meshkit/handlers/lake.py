@@ -1,0 +1,229 @@
+"""Glue catalog and Lake Formation operations of the central account, each idempotent.
+
+Grants are described by small dicts (principal, resource, permissions, grantable) stored with
+the access request, so revocation removes exactly what was granted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from meshkit.handlers._common import aws_error_code
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from meshkit.runtime.context import HandlerContext
+
+__all__ = [
+    "DOMAIN_TAG",
+    "PRODUCT_TAG",
+    "Grant",
+    "apply_grants",
+    "classify",
+    "ensure_lf_tag_value",
+    "revoke_grants",
+    "tag_resource",
+]
+
+DOMAIN_TAG = "mesh_domain"
+PRODUCT_TAG = "mesh_product"
+
+Grant = dict[str, Any]
+
+PRODUCER_TABLE_PERMISSIONS = ["ALTER", "DESCRIBE", "INSERT", "DELETE", "SELECT"]
+PRODUCER_DATABASE_PERMISSIONS = ["CREATE_TABLE", "DESCRIBE"]
+
+
+def ensure_lf_tag_value(ctx: HandlerContext, key: str, value: str) -> None:
+    """Make ``value`` one of the LF-tag ``key``'s values, creating the tag when needed."""
+    lf = ctx.client("lakeformation")
+    try:
+        existing = lf.get_lf_tag(TagKey=key)["TagValues"]
+    except Exception as exc:
+        if aws_error_code(exc) != "EntityNotFoundException":
+            raise
+        try:
+            lf.create_lf_tag(TagKey=key, TagValues=[value])
+            return
+        except Exception as create_exc:
+            # Created concurrently by another invocation: fall through to update.
+            if aws_error_code(create_exc) != "AlreadyExistsException":
+                raise
+            existing = lf.get_lf_tag(TagKey=key)["TagValues"]
+    if value not in existing:
+        lf.update_lf_tag(TagKey=key, TagValuesToAdd=[value])
+
+
+def tag_resource(ctx: HandlerContext, resource: Mapping[str, Any], tags: Mapping[str, str]) -> None:
+    ctx.client("lakeformation").add_lf_tags_to_resource(
+        Resource=dict(resource),
+        LFTags=[{"TagKey": k, "TagValues": [v]} for k, v in tags.items()],
+    )
+
+
+def database_resource(catalog: str, database: str) -> dict[str, Any]:
+    return {"Database": {"CatalogId": catalog, "Name": database}}
+
+
+def table_resource(catalog: str, database: str, table: str) -> dict[str, Any]:
+    return {"Table": {"CatalogId": catalog, "DatabaseName": database, "Name": table}}
+
+
+def tag_policy(
+    catalog: str, resource_type: str, expression: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
+    return {
+        "LFTagPolicy": {
+            "CatalogId": catalog,
+            "ResourceType": resource_type,
+            "Expression": [{"TagKey": k, "TagValues": list(v)} for k, v in expression.items()],
+        }
+    }
+
+
+def grant(
+    principal: str, resource: dict[str, Any], permissions: Sequence[str], *, grantable: bool
+) -> Grant:
+    return {
+        "principal": principal,
+        "resource": resource,
+        "permissions": list(permissions),
+        "grantable": list(permissions) if grantable else [],
+    }
+
+
+def apply_grants(ctx: HandlerContext, grants: Iterable[Grant]) -> None:
+    """Grant each; Lake Formation treats an existing identical grant as success."""
+    lf = ctx.client("lakeformation")
+    for g in grants:
+        kwargs: dict[str, Any] = {
+            "Principal": {"DataLakePrincipalIdentifier": g["principal"]},
+            "Resource": g["resource"],
+            "Permissions": g["permissions"],
+        }
+        if g["grantable"]:
+            kwargs["PermissionsWithGrantOption"] = g["grantable"]
+        lf.grant_permissions(**kwargs)
+
+
+def revoke_grants(ctx: HandlerContext, grants: Iterable[Grant]) -> None:
+    """Revoke each; a grant that is already gone is not an error (revocation is retried)."""
+    lf = ctx.client("lakeformation")
+    for g in grants:
+        kwargs: dict[str, Any] = {
+            "Principal": {"DataLakePrincipalIdentifier": g["principal"]},
+            "Resource": g["resource"],
+            "Permissions": g["permissions"],
+        }
+        if g["grantable"]:
+            kwargs["PermissionsWithGrantOption"] = g["grantable"]
+        try:
+            lf.revoke_permissions(**kwargs)
+        except Exception as exc:
+            if aws_error_code(exc) not in ("InvalidInputException", "EntityNotFoundException"):
+                raise
+
+
+def producer_grants(
+    catalog: str, database: str, tables: Sequence[str], producer_account: str
+) -> list[Grant]:
+    """What a producer needs to manage its product's schema through its resource links."""
+    out = [
+        grant(
+            producer_account,
+            database_resource(catalog, database),
+            PRODUCER_DATABASE_PERMISSIONS,
+            grantable=False,
+        )
+    ]
+    out += [
+        grant(
+            producer_account,
+            table_resource(catalog, database, t),
+            PRODUCER_TABLE_PERMISSIONS,
+            grantable=False,
+        )
+        for t in tables
+    ]
+    return out
+
+
+def consumer_grants(
+    *,
+    catalog: str,
+    database: str,
+    tables: Sequence[str],
+    consumer_account: str,
+    permissions: Sequence[str],
+    mode: str,
+    domain: str,
+    product: str,
+) -> tuple[list[Grant], dict[str, list[str]] | None]:
+    """Grants for a consumer account (grantable, so it can grant its own principals)."""
+    if mode == "tag":
+        expression = {DOMAIN_TAG: [domain], PRODUCT_TAG: [product]}
+        return (
+            [
+                grant(
+                    consumer_account,
+                    tag_policy(catalog, "DATABASE", {DOMAIN_TAG: [domain]}),
+                    ["DESCRIBE"],
+                    grantable=True,
+                ),
+                grant(
+                    consumer_account,
+                    tag_policy(catalog, "TABLE", expression),
+                    permissions,
+                    grantable=True,
+                ),
+            ],
+            expression,
+        )
+    out = [
+        grant(consumer_account, database_resource(catalog, database), ["DESCRIBE"], grantable=True)
+    ]
+    out += [
+        grant(consumer_account, table_resource(catalog, database, t), permissions, grantable=True)
+        for t in tables
+    ]
+    return out, None
+
+
+def classify(
+    ctx: HandlerContext, *, catalog: str, database: str, tables: Sequence[str]
+) -> list[str]:
+    """Why these tables are sensitive (empty: they are not).
+
+    Sensitive when the parameter (default ``pii_flag``) is "true" on the database, a table or
+    any column, or the LF-tag (default ``confidentiality=sensitive``) is on one of them.
+    """
+    flag = str(ctx.config.setting("pii_parameter", "pii_flag"))
+    tag_key, _, tag_value = str(
+        ctx.config.setting("sensitive_tag", "confidentiality=sensitive")
+    ).partition("=")
+    glue = ctx.client("glue")
+    lf = ctx.client("lakeformation")
+    reasons: list[str] = []
+
+    db = glue.get_database(CatalogId=catalog, Name=database)["Database"]
+    if str(db.get("Parameters", {}).get(flag, "")).lower() == "true":
+        reasons.append(f"database {database} has {flag}=true")
+    for table in tables:
+        t = glue.get_table(CatalogId=catalog, DatabaseName=database, Name=table)["Table"]
+        if str(t.get("Parameters", {}).get(flag, "")).lower() == "true":
+            reasons.append(f"table {table} has {flag}=true")
+        for column in t.get("StorageDescriptor", {}).get("Columns", []):
+            if str(column.get("Parameters", {}).get(flag, "")).lower() == "true":
+                reasons.append(f"column {table}.{column['Name']} has {flag}=true")
+        tags = lf.get_resource_lf_tags(
+            Resource=table_resource(catalog, database, table), ShowAssignedLFTags=True
+        )
+        assigned = [*tags.get("LFTagOnDatabase", []), *tags.get("LFTagsOnTable", [])]
+        for column in tags.get("LFTagsOnColumns", []):
+            assigned.extend(column.get("LFTags", []))
+        if any(
+            a.get("TagKey") == tag_key and tag_value in a.get("TagValues", []) for a in assigned
+        ):
+            reasons.append(f"table {table} carries LF-tag {tag_key}={tag_value}")
+    return reasons
