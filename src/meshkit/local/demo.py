@@ -1,0 +1,318 @@
+"""`meshkit demo`: the whole mesh on one machine — three domains, two products, every flow.
+
+A governance account, a producer ``sales`` and consumers ``marketing`` and ``finance``, each a
+separate moto account, all running the very handlers Lambda runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from meshkit.events.access import AccessDecided, AccessRequested, AccessRevoked
+from meshkit.events.products import ProductRegistrationRequested, TableSpec
+from meshkit.handlers._common import central_database_name, link_database_name
+
+if TYPE_CHECKING:
+    from meshkit.local.mesh import DomainHandle, LocalMesh
+
+__all__ = ["DemoResult", "main", "run_demo"]
+
+CENTRAL = "111111111111"
+ACCOUNTS = {"sales": "222222222222", "marketing": "333333333333", "finance": "444444444444"}
+
+
+@dataclass
+class DemoResult:
+    ok: bool = True
+    wall_seconds: float = 0.0
+    flows: list[dict[str, Any]] = field(default_factory=list)
+    queries: list[dict[str, Any]] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def check(self, name: str, passed: bool, detail: str = "") -> None:
+        self.checks.append({"name": name, "ok": passed, "detail": detail})
+        if not passed:
+            self.ok = False
+
+
+def _query(result: DemoResult, domain: DomainHandle, sql: str, *, expect: bool) -> int:
+    try:
+        rows = len(domain.query(sql).rows)
+        allowed, note = True, ""
+    except PermissionError as exc:
+        rows, allowed, note = 0, False, str(exc)
+    result.queries.append(
+        {"domain": domain.name, "sql": sql, "allowed": allowed, "rows": rows, "note": note}
+    )
+    result.check(
+        f"{domain.name} query {'allowed' if expect else 'refused'}", allowed == expect, note
+    )
+    return rows
+
+
+def _seen(mesh: LocalMesh, detail_type: str, correlation_id: str | None = None) -> bool:
+    return any(
+        e.detail_type == detail_type
+        and e.status == "ok"
+        and (correlation_id is None or e.correlation_id == correlation_id)
+        for e in mesh.timeline
+    )
+
+
+def run_demo(mesh: LocalMesh | None = None, *, rows_per_day: int = 200) -> DemoResult:
+    """Run the scenario on ``mesh`` (a fresh LocalMesh by default) and check every step."""
+    from meshkit.local.mesh import LocalMesh
+    from meshkit.local.sample_data import daily_revenue_csv, orders_parquet
+
+    started = time.perf_counter()
+    result = DemoResult()
+    own_mesh = mesh is None
+    mesh = mesh or LocalMesh(name="demo", central_account=CENTRAL)
+    if own_mesh:
+        mesh.__enter__()
+    try:
+
+        def flow(name: str) -> Any:
+            return mesh.flow(name)
+
+        # 1. Domain onboarding: deploying a domain announces it; central registers it.
+        with flow("domain_onboarding") as f:
+            sales = mesh.add_domain("sales", account=ACCOUNTS["sales"], sharing_mode="named")
+            marketing = mesh.add_domain(
+                "marketing", account=ACCOUNTS["marketing"], principals=("analyst",)
+            )
+            finance = mesh.add_domain(
+                "finance", account=ACCOUNTS["finance"], principals=("controller",)
+            )
+            mesh.run_until_idle()
+        result.flows.append(_flow(f, ok=sum(_seen_all(mesh, "DomainRegistered")) == 3))
+
+        # 2. Product registration: sample data, registration, links, crawls (event-driven).
+        for i in range(3):
+            day = date(2026, 11, 1 + i)
+            sales.upload(
+                f"products/orders/orders/dt={day.isoformat()}/part-0.parquet",
+                orders_parquet(day, rows_per_day, seed=i),
+            )
+        sales.upload(
+            "products/revenue/daily/part-0.csv", daily_revenue_csv(date(2026, 11, 1), 30, seed=7)
+        )
+        base = sales.storage_uri.rstrip("/")
+        with flow("product_registration") as f:
+            orders = ProductRegistrationRequested(
+                domain="sales",
+                product="orders",
+                description="Web-shop orders, one row per order",
+                tables=[
+                    TableSpec(
+                        name="orders", location=f"{base}/orders/orders/", pii_columns=["email"]
+                    )
+                ],
+            )
+            revenue = ProductRegistrationRequested(
+                domain="sales",
+                product="revenue",
+                sharing_mode="tag",
+                description="Revenue per day and channel",
+                tables=[TableSpec(name="daily", location=f"{base}/revenue/daily/")],
+            )
+            sales.put(orders)
+            sales.put(revenue)
+            mesh.run_until_idle()
+        ok = all(_seen(mesh, "ProductSchemaUpdated", e.correlation_id) for e in (orders, revenue))
+        result.flows.append(_flow(f, ok=ok))
+
+        db = central_database_name(mesh.name, "sales")
+        # 3. Personal data: marketing asks, sales approves, marketing links and reads.
+        with flow("access_pii_approved") as f:
+            request = AccessRequested(
+                request_id=f"req-{uuid.uuid4().hex[:12]}",
+                consumer_domain="marketing",
+                producer_domain="sales",
+                product="orders",
+                principals=[marketing.principal("analyst")],
+                purpose="campaign attribution",
+                duration_days=90,
+            )
+            marketing.put(request)
+            mesh.run_until_idle()
+            asked = _seen(mesh, "ApprovalRequested", request.correlation_id)
+            sales.put(
+                AccessDecided(
+                    request_id=request.request_id,
+                    approved=True,
+                    decided_by=f"arn:aws:iam::{sales.account}:role/data-owner",
+                    reason="purpose compatible with the consent given",
+                    **request.follow_up(),
+                )
+            )
+            mesh.run_until_idle()
+        linked = _seen(mesh, "AccessLinked", request.correlation_id)
+        result.flows.append(_flow(f, ok=asked and linked))
+        marketing_orders = f"{link_database_name(mesh.name, db, 'orders')}.orders"
+        _query(result, marketing, f"SELECT * FROM {marketing_orders}", expect=True)
+
+        # 4. Non-sensitive data: finance asks, central grants at once (tag-based sharing).
+        with flow("access_auto_granted") as f:
+            auto = AccessRequested(
+                request_id=f"req-{uuid.uuid4().hex[:12]}",
+                consumer_domain="finance",
+                producer_domain="sales",
+                product="revenue",
+                principals=[finance.principal("controller")],
+                purpose="monthly close",
+            )
+            finance.put(auto)
+            mesh.run_until_idle()
+        result.flows.append(
+            _flow(
+                f,
+                ok=_seen(mesh, "AccessLinked", auto.correlation_id)
+                and not _seen(mesh, "ApprovalRequested", auto.correlation_id),
+            )
+        )
+        _query(
+            result,
+            finance,
+            f"SELECT * FROM {link_database_name(mesh.name, db, 'revenue')}.revenue_daily",
+            expect=True,
+        )
+
+        # 5. Finance links the personal-data product itself, without a grant: refused.
+        finance_db = link_database_name(mesh.name, db, "orders")
+        finance.client("glue").create_database(DatabaseInput={"Name": finance_db})
+        finance.client("glue").create_table(
+            DatabaseName=finance_db,
+            TableInput={
+                "Name": "orders",
+                "TargetTable": {
+                    "CatalogId": mesh.central.account,
+                    "DatabaseName": db,
+                    "Name": "orders",
+                },
+            },
+        )
+        _query(result, finance, f"SELECT * FROM {finance_db}.orders", expect=False)
+
+        # 6. Revocation: the producer ends marketing's access; its query is refused.
+        with flow("revocation") as f:
+            sales.put(
+                AccessRevoked(
+                    request_id=request.request_id,
+                    reason="campaign finished",
+                    revoked_by="sales",
+                    **request.follow_up(),
+                )
+            )
+            mesh.run_until_idle()
+        result.flows.append(_flow(f, ok=_seen(mesh, "AccessRevoked", request.correlation_id)))
+        _query(result, marketing, f"SELECT * FROM {marketing_orders}", expect=False)
+
+        dead = mesh.dead_letters()
+        result.check("no dead letters", not dead, "; ".join(str(d) for d in dead[:3]))
+    finally:
+        if own_mesh:
+            mesh.__exit__(None, None, None)
+    result.ok = result.ok and all(fl["ok"] for fl in result.flows)
+    result.wall_seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _seen_all(mesh: LocalMesh, detail_type: str) -> list[bool]:
+    return [e.status == "ok" for e in mesh.timeline if e.detail_type == detail_type]
+
+
+def _flow(f: Any, *, ok: bool) -> dict[str, Any]:
+    s = f.stats
+    return {
+        "name": s.name,
+        "ok": bool(ok and s.ok),
+        "events": s.events,
+        "api_calls": s.api_calls,
+        "polls": s.polls,
+        "seconds": round(s.seconds, 3),
+    }
+
+
+def _print_human(result: DemoResult, mesh_timeline: list[Any]) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # pragma: no cover - rich is part of the local extra
+        Console = None  # type: ignore[assignment,misc]
+    if Console is None:  # pragma: no cover
+        print(json.dumps(asdict(result), indent=2))
+        return
+    console = Console()
+    timeline = Table(title="Timeline", show_lines=False)
+    for col in ("t (ms)", "account", "event", "handler", "ms", "status"):
+        timeline.add_column(col)
+    t0 = mesh_timeline[0].at if mesh_timeline else None
+    for e in mesh_timeline:
+        offset = (e.at - t0).total_seconds() * 1000 if t0 else 0.0
+        style = {"ok": "", "duplicate": "dim", "rejected": "yellow", "failed": "red"}.get(
+            e.status, ""
+        )
+        timeline.add_row(
+            f"{offset:8.0f}",
+            e.domain,
+            e.detail_type or "?",
+            e.handler,
+            f"{e.ms:.1f}",
+            e.status,
+            style=style,
+        )
+    console.print(timeline)
+    flows = Table(title="Flows")
+    for col in ("flow", "ok", "events", "API calls", "polls", "seconds"):
+        flows.add_column(col)
+    for fl in result.flows:
+        flows.add_row(
+            fl["name"],
+            "yes" if fl["ok"] else "NO",
+            str(fl["events"]),
+            str(fl["api_calls"]),
+            str(fl["polls"]),
+            f"{fl['seconds']:.2f}",
+        )
+    console.print(flows)
+    queries = Table(title="Queries")
+    for col in ("domain", "sql", "allowed", "rows", "why"):
+        queries.add_column(col)
+    for q in result.queries:
+        queries.add_row(
+            q["domain"],
+            q["sql"],
+            "yes" if q["allowed"] else "refused",
+            str(q["rows"]),
+            q["note"][:90],
+        )
+    console.print(queries)
+    for c in result.checks:
+        if not c["ok"]:
+            console.print(f"[red]check failed:[/red] {c['name']}: {c['detail']}")
+    verdict = "[green]OK[/green]" if result.ok else "[red]FAILED[/red]"
+    console.print(f"demo {verdict} in {result.wall_seconds:.2f} s")
+
+
+def main(as_json: bool = False) -> int:
+    """Entry point of `meshkit demo` (and `make demo`)."""
+    from meshkit.local.mesh import LocalMesh
+
+    mesh = LocalMesh(name="demo", central_account=CENTRAL)
+    with mesh:
+        result = run_demo(mesh)
+        timeline = list(mesh.timeline)
+    if as_json:
+        out = asdict(result)
+        out.pop("checks") if result.ok else None
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    else:
+        _print_human(result, timeline)
+    return 0 if result.ok else 1

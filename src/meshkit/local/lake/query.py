@@ -1,0 +1,199 @@
+"""An in-process query engine: DuckDB over the objects a principal was granted, via its links.
+
+Each table the SQL names is resolved through the asking account's catalog (resource links) and
+checked twice, as Lake Formation would: the account must hold a usable grant from the catalog
+owner, and the principal must hold SELECT from its own account's administrator. Only then are
+the objects read (pyarrow, from moto's S3) into an in-memory DuckDB with file access disabled.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+from botocore.exceptions import ClientError
+
+from meshkit.local.lake.formats import (
+    ObjectUnreadable,
+    hive_to_arrow,
+    list_objects,
+    read_object,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from meshkit.local.lake.catalog import CatalogSimulation
+    from meshkit.local.lake.sharing import LakeResource, SharingLedger
+    from meshkit.local.types import QueryResult
+
+__all__ = ["QueryEngine", "split_qualified_name"]
+
+_FORMATS = {"parquet": "parquet", "csv": "csv", "json": "json"}
+
+
+def split_qualified_name(name: str) -> list[str]:
+    """``"my db".t`` -> ["my db", "t"] (DuckDB's qualified names, quotes doubled inside)."""
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    i = 0
+    while i < len(name):
+        char = name[i]
+        if quoted:
+            if char == '"' and name[i + 1 : i + 2] == '"':
+                current.append('"')
+                i += 1
+            elif char == '"':
+                quoted = False
+            else:
+                current.append(char)
+        elif char == '"':
+            quoted = True
+        elif char == ".":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        i += 1
+    parts.append("".join(current))
+    return parts
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class QueryEngine:
+    """``LakeSimulation.query``: permission checks, then DuckDB over the granted objects."""
+
+    def __init__(
+        self,
+        *,
+        ledger: SharingLedger,
+        catalog: CatalogSimulation,
+        client: Callable[[str, str], Any],
+    ) -> None:
+        self._ledger = ledger
+        self._catalog = catalog
+        self._client = client
+
+    def query(self, account: str, principal: str, sql: str) -> QueryResult:
+        from meshkit.local.types import QueryResult
+
+        statements = duckdb.extract_statements(sql)
+        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+            kinds = ", ".join(s.type.name for s in statements) or "nothing"
+            raise ValueError(
+                f"Only a single SELECT statement can be queried (got {kinds}); "
+                "run one SELECT per call."
+            )
+        con = duckdb.connect(":memory:", config={"enable_external_access": False})
+        try:
+            try:
+                names = con.get_table_names(sql, qualified=True)
+            except duckdb.PermissionException as exc:
+                raise PermissionError(
+                    "Queries read tables through the account's resource links, never files "
+                    f"or URLs directly: {exc}"
+                ) from exc
+            for qualified in sorted(names):
+                parts = split_qualified_name(qualified)
+                if len(parts) == 1 and ("/" in parts[0] or "." in parts[0]):
+                    raise PermissionError(
+                        f"{parts[0]!r} reads a file or URL directly; query tables through "
+                        "the account's resource links instead."
+                    )
+                if len(parts) != 2:
+                    raise ValueError(
+                        f"Table {qualified!r}: name tables as <database>.<table> of account "
+                        f"{account}'s catalog (its resource links)."
+                    )
+                self._expose(con, account, principal, parts[0], parts[1])
+            # Nothing the SQL could do can change the sandbox now.
+            con.execute("SET lock_configuration = true")
+            cursor = con.execute(sql)
+            columns = [d[0] for d in cursor.description or []]
+            return QueryResult(columns=columns, rows=[tuple(r) for r in cursor.fetchall()])
+        finally:
+            con.close()
+
+    def _expose(
+        self, con: duckdb.DuckDBPyConnection, account: str, principal: str, db: str, name: str
+    ) -> None:
+        shown = f"{db}.{name}"
+        target = self._catalog.resolve_table(account, db, name)
+        if target is None:
+            raise PermissionError(
+                f"{shown}: account {account} has no such table or resource link "
+                "(never linked, or the link was removed on revocation)."
+            )
+        if target.catalog != account:
+            held = self._ledger.effective(account, target, issuer=target.catalog)
+            if not ({"SELECT", "ALL"} & held):
+                raise PermissionError(
+                    f"{shown}: the account's grant is missing: account {account} holds no usable "
+                    f"Lake Formation SELECT on {target.describe()} from {target.catalog} "
+                    "(never granted, revoked, or its RAM invitation is not accepted)."
+                )
+        held = self._ledger.effective(principal, target, issuer=account)
+        if not ({"SELECT", "ALL"} & held):
+            raise PermissionError(
+                f"{shown}: the principal's grant is missing: {principal} holds no Lake "
+                f"Formation SELECT on {target.describe()} granted in account {account}."
+            )
+        allowed, excluded = self._ledger.columns_for(principal, target, issuer=account)
+        data = self._read(target)
+        keep = [
+            c for c in data.column_names if (allowed is None or c in allowed) and c not in excluded
+        ]
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(db)}")
+        staging = f"__meshkit_staging_{db}_{name}"
+        con.register(staging, data.select(keep))
+        con.execute(f"CREATE TABLE {_quote(db)}.{_quote(name)} AS SELECT * FROM {_quote(staging)}")
+        # The staging view would let the SQL see columns the grant left out: drop it.
+        con.unregister(staging)
+
+    def _read(self, target: LakeResource) -> pa.Table:
+        try:
+            table = self._catalog.get_table(target)
+        except ClientError as exc:
+            raise PermissionError(
+                f"{target.describe()}: the target table cannot be read: {exc}"
+            ) from exc
+        sd = table.get("StorageDescriptor") or {}
+        columns = sd.get("Columns") or []
+        keys = table.get("PartitionKeys") or []
+        location = sd.get("Location")
+        fmt = _FORMATS.get(str((table.get("Parameters") or {}).get("classification", "")))
+        if not location:
+            return _empty(columns, keys)
+        s3 = self._client(target.catalog, "s3")
+        parts: list[pa.Table] = []
+        try:
+            objects = list_objects(s3, str(location))
+        except ObjectUnreadable:
+            return _empty(columns, keys)
+        for obj in objects:
+            body = s3.get_object(Bucket=obj.bucket, Key=obj.key)["Body"].read()
+            part = read_object(obj, body, fmt)
+            values = [f.split("=", 1)[1] if "=" in f else f for f in obj.folders]
+            for key, value in zip(keys, values, strict=False):
+                column = pa.array([value] * part.num_rows, pa.string())
+                wanted = hive_to_arrow(str(key.get("Type", "string")))
+                if wanted is not None and wanted != pa.string():
+                    column = column.cast(wanted)
+                part = part.append_column(str(key["Name"]), column)
+            parts.append(part)
+        if not parts:
+            return _empty(columns, keys)
+        return pa.concat_tables(parts, promote_options="permissive")
+
+
+def _empty(columns: list[dict[str, Any]], keys: list[dict[str, Any]]) -> pa.Table:
+    fields = [
+        pa.field(str(c["Name"]), hive_to_arrow(str(c.get("Type", "string"))) or pa.string())
+        for c in [*columns, *keys]
+    ]
+    return pa.schema(fields).empty_table()

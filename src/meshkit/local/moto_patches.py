@@ -1,0 +1,210 @@
+"""Patches that make moto's EventBridge deliver what AWS delivers (research §2), and a clock.
+
+Applied by ``LocalMesh.__enter__`` and reverted on exit:
+
+* SQS targets receive the whole envelope, ``account`` included (moto's default input template
+  drops it);
+* a bus-to-bus hop forwards the event itself: ``account`` stays the original sender's, and
+  ``id``, ``time`` and ``resources`` are kept (moto re-puts it as a new event from the target
+  account, with a new id and no resources);
+* an SQS target ARN is delivered to the account it names (moto uses the rule's own account);
+* ``DISABLED`` rules and schedule rules do not match events (moto delivers to both);
+* EventBridge stamps events with the mesh clock, so envelopes follow ``mesh.advance``;
+* botocore's retry back-off is recorded instead of slept: simulated time, not wall time.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time as _time
+import uuid
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+__all__ = ["MotoPatches", "envelope_of", "route_event"]
+
+_ENVELOPE_KEYS = (
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+    "replay-name",
+)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+def envelope_of(event_msg: Mapping[str, Any]) -> dict[str, Any]:
+    """The envelope EventBridge hands a target, from moto's internal event message."""
+    envelope = {key: event_msg[key] for key in _ENVELOPE_KEYS if key in event_msg}
+    envelope["time"] = _iso(event_msg.get("time", _time.time()))
+    envelope.setdefault("version", "0")
+    envelope.setdefault("resources", [])
+    return envelope
+
+
+def route_event(
+    account: str,
+    region: str,
+    bus: str,
+    *,
+    source: str,
+    detail_type: str,
+    detail: Mapping[str, Any],
+    sender: str | None = None,
+    resources: Sequence[str] = (),
+    time: datetime | None = None,
+) -> str:
+    """Put an event on ``account``'s bus as EventBridge would after accepting it from ``sender``.
+
+    Used where PutEvents cannot express the case: AWS service events (``aws.*`` sources) and a
+    PutEvents from another account to this bus's ARN (moto cannot route those).
+    """
+    from moto.events.models import events_backends
+
+    backend = events_backends[account][region]
+    event_bus = backend.describe_event_bus(bus)
+    event_id = str(uuid.uuid4())
+    stamp = (time or datetime.now(UTC)).timestamp()
+    message: Any = {
+        "version": "0",
+        "id": event_id,
+        "detail-type": detail_type,
+        "source": source,
+        "account": sender or account,
+        "time": stamp,
+        "region": region,
+        "resources": list(resources),
+        "detail": json.loads(json.dumps(dict(detail))),
+        "ingestion-time": stamp,
+    }
+    for rule in list(event_bus.rules.values()):
+        rule.send_to_targets(copy.deepcopy(message))
+    return event_id
+
+
+def _has_input_override(target: Mapping[str, Any]) -> bool:
+    return any(key in target for key in ("InputTransformer", "Input", "InputPath"))
+
+
+class _SleepRecorder(SimpleNamespace):
+    """Stands in for the ``time`` module inside botocore.endpoint: records retry back-off."""
+
+
+class MotoPatches:
+    """The patches above, applied and reverted as a unit (not re-entrant across meshes)."""
+
+    _active_lock = threading.Lock()
+    _active: MotoPatches | None = None
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self._saved: list[tuple[Any, str, Any]] = []
+        #: Retry back-off botocore asked for, in seconds, not slept.
+        self.retry_backoff_seconds = 0.0
+        self.retries = 0
+        self._deliver: Callable[[Any, dict[str, Any]], None] | None = None
+
+    def _set(self, owner: Any, name: str, value: Any) -> None:
+        self._saved.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, value)
+
+    def apply(self) -> None:
+        import botocore.endpoint
+        import moto.events.models as events_models
+        from moto.utilities.arns import parse_arn
+
+        with MotoPatches._active_lock:
+            if MotoPatches._active is not None:
+                raise RuntimeError(
+                    "another LocalMesh is active in this process; exit it before entering a new "
+                    "one (moto's state and these patches are process-wide)"
+                )
+            MotoPatches._active = self
+
+        original_send = events_models.Rule.send_to_targets
+
+        def send_to_targets(
+            rule: Any, original_event: dict[str, Any], transform_input: bool = True
+        ) -> None:
+            if rule.state == "DISABLED":
+                return
+            # A schedule rule has no pattern; moto would match every event with it.
+            if rule.scheduled_expression and not rule.event_pattern.get_pattern():
+                return
+            if not rule.event_pattern.matches_event(original_event):
+                return
+            deliver(rule, original_event, transform_input)
+
+        def deliver(
+            rule: Any, original_event: dict[str, Any], transform_input: bool = True
+        ) -> None:
+            for target in rule.targets:
+                arn = parse_arn(target["Arn"])
+                if arn.service == "sqs" and not _has_input_override(target):
+                    from moto.sqs.models import sqs_backends
+
+                    body = json.dumps(envelope_of(original_event))
+                    group_id = target.get("SqsParameters", {}).get("MessageGroupId")
+                    backend = sqs_backends[arn.account or rule.account_id][
+                        arn.region or rule.region_name
+                    ]
+                    backend.send_message(
+                        queue_name=arn.resource_id, message_body=body, group_id=group_id
+                    )
+                elif arn.service == "events" and arn.resource_type == "event-bus":
+                    target_backend = events_models.events_backends[arn.account][arn.region]
+                    target_bus = target_backend.describe_event_bus(arn.resource_id)
+                    forwarded: Any = copy.deepcopy(original_event)
+                    forwarded.pop("replay-name", None)
+                    for next_rule in list(target_bus.rules.values()):
+                        next_rule.send_to_targets(copy.deepcopy(forwarded))
+                else:
+                    clone = copy.copy(rule)
+                    clone.targets = [target]
+                    original_send(clone, cast("Any", original_event), transform_input)
+
+        self._deliver = deliver
+        self._set(events_models.Rule, "send_to_targets", send_to_targets)
+        self._set(events_models, "unix_time", lambda: self._clock().timestamp())
+
+        def record_sleep(seconds: float) -> None:
+            self.retries += 1
+            self.retry_backoff_seconds += float(seconds)
+
+        proxy = _SleepRecorder(
+            **{k: getattr(_time, k) for k in dir(_time) if not k.startswith("_")}
+        )
+        proxy.sleep = record_sleep
+        self._set(botocore.endpoint, "time", proxy)
+
+    def deliver(self, rule: Any, event: dict[str, Any]) -> None:
+        """Send ``event`` to ``rule``'s targets without matching (a schedule firing)."""
+        if self._deliver is None:
+            raise RuntimeError("the moto patches are not applied")
+        self._deliver(rule, event)
+
+    def revert(self) -> None:
+        while self._saved:
+            owner, name, value = self._saved.pop()
+            setattr(owner, name, value)
+        with MotoPatches._active_lock:
+            if MotoPatches._active is self:
+                MotoPatches._active = None
