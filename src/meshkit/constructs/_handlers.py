@@ -1,0 +1,379 @@
+"""Shared wiring: EventBridge rule -> SQS queue (KMS, DLQ, TLS-only) -> Lambda, plus alarms."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aws_cdk import CfnResource, Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+
+from constructs import Construct, IConstruct
+from meshkit.constructs import _code, _nag
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_sns as sns
+
+    from meshkit.topology import HandlerGroup
+
+__all__ = ["HandlerOptions", "MeshHandler", "QueueWiring", "add_queue_rule", "queue_with_dlq"]
+
+#: A batch of this size fits Lambda's 6 MB payload (10 events of at most 256 KB).
+_BATCH_SIZE = 10
+
+
+@dataclass(frozen=True)
+class HandlerOptions:
+    """Knobs shared by every handler function of one construct."""
+
+    key: kms.IKey
+    alarm_topic: sns.ITopic | None = None
+    max_receive_count: int = 5
+    architecture: lambda_.Architecture = field(default_factory=lambda: lambda_.Architecture.ARM_64)
+    runtime: lambda_.Runtime = field(default_factory=lambda: _code.DEFAULT_RUNTIME)
+    powertools_layer_version: int = _code.DEFAULT_POWERTOOLS_LAYER_VERSION
+    log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS
+    memory_size: int = 512
+    timeout: Duration = field(default_factory=lambda: Duration.seconds(60))
+
+
+class QueueWiring(Construct):
+    """A work queue with its dead-letter queue, both KMS-encrypted and TLS-only, and an alarm."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        key: kms.IKey,
+        max_receive_count: int,
+        visibility_timeout: Duration,
+        alarm_topic: sns.ITopic | None,
+    ) -> None:
+        super().__init__(scope, id)
+        if not 1 <= max_receive_count <= 1000:
+            raise ValueError(
+                f"max_receive_count={max_receive_count}: SQS accepts 1..1000; 5 is a good default"
+            )
+        self.dlq = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            # Lambda's guidance: at least six times the function timeout.
+            visibility_timeout=visibility_timeout,
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dlq, max_receive_count=max_receive_count
+            ),
+        )
+        self.max_receive_count = max_receive_count
+        self.dlq_alarm = cloudwatch.Alarm(
+            self,
+            "DeadLetterAlarm",
+            alarm_description="Events reached the dead-letter queue: a flow failed for good.",
+            metric=self.dlq.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        if alarm_topic is not None:
+            self.dlq_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+
+
+def queue_with_dlq(
+    scope: Construct, id: str, options: HandlerOptions, *, timeout: Duration | None = None
+) -> QueueWiring:
+    return QueueWiring(
+        scope,
+        id,
+        key=options.key,
+        max_receive_count=options.max_receive_count,
+        visibility_timeout=Duration.seconds(6 * (timeout or options.timeout).to_seconds()),
+        alarm_topic=options.alarm_topic,
+    )
+
+
+def add_queue_rule(
+    scope: Construct,
+    id: str,
+    *,
+    queue: sqs.IQueue,
+    key: kms.IKey,
+    event_pattern: Mapping[str, Any] | None = None,
+    schedule: str | None = None,
+    event_bus: events.IEventBus | None = None,
+    description: str,
+) -> events.CfnRule:
+    """A rule (pattern from meshkit.topology, or a schedule) whose one target is ``queue``.
+
+    The L1 rule carries the topology pattern verbatim (the L2 pattern type cannot express every
+    EventBridge operator); the queue policy and key grant are what the L2 SQS target would add.
+    """
+    rule = events.CfnRule(
+        scope,
+        id,
+        description=description,
+        event_bus_name=event_bus.event_bus_name if event_bus is not None else None,
+        event_pattern=dict(event_pattern) if event_pattern is not None else None,
+        schedule_expression=schedule,
+        state="ENABLED",
+        targets=[events.CfnRule.TargetProperty(arn=queue.queue_arn, id="Queue")],
+    )
+    principal = iam.ServicePrincipal(
+        "events.amazonaws.com", conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}}
+    )
+    queue.add_to_resource_policy(
+        iam.PolicyStatement(
+            actions=["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+            principals=[principal],
+            resources=[queue.queue_arn],
+        )
+    )
+    # EventBridge must encrypt what it sends to a KMS-encrypted queue.
+    key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey")
+    return rule
+
+
+def pattern_json(pattern: Mapping[str, Any]) -> str:
+    """A pattern as sorted JSON, for docs and comparisons."""
+    return json.dumps(pattern, sort_keys=True)
+
+
+class MeshHandler(Construct):
+    """One handler group as deployed: its queue + DLQ, its function, role and alarms.
+
+    Rules are added by the owner (central or domain) with ``add_rule``, since which bus and which
+    pattern depend on the account role.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        group: HandlerGroup,
+        options: HandlerOptions,
+        environment: Mapping[str, str],
+        description: str,
+    ) -> None:
+        super().__init__(scope, id)
+        self.group = group
+        self._options = options
+        self.wiring = queue_with_dlq(self, "Work", options)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=options.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # An own role (not Lambda's default) so that nothing beyond these grants is attached,
+        # in particular no AWS managed policy.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"meshkit {group.name} handler",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        env = {
+            **environment,
+            "MESHKIT_GROUP": group.name,
+            "MESHKIT_DLQ_URL": self.wiring.dlq.queue_url,
+            "MESHKIT_MAX_RECEIVE_COUNT": str(options.max_receive_count),
+            "POWERTOOLS_SERVICE_NAME": f"meshkit-{group.env_name}",
+        }
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=options.runtime,
+            architecture=options.architecture,
+            handler=_code.HANDLER,
+            code=_code.package_code(),
+            layers=[
+                _code.powertools_layer(
+                    self,
+                    "Powertools",
+                    version=options.powertools_layer_version,
+                    architecture=options.architecture,
+                    runtime=options.runtime,
+                )
+            ],
+            role=self.role,
+            environment=env,
+            memory_size=options.memory_size,
+            timeout=options.timeout,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+        )
+        drop_role_dependency(self.function, self.role)
+        self.function.add_event_source(
+            sources.SqsEventSource(
+                self.wiring.queue,
+                batch_size=_BATCH_SIZE,
+                report_batch_item_failures=True,
+            )
+        )
+        # The router itself parks rejected events in the DLQ and reports them processed.
+        self.wiring.dlq.grant_send_messages(self.role)
+        self.errors_alarm = cloudwatch.Alarm(
+            self,
+            "ErrorsAlarm",
+            alarm_description=f"meshkit {group.name} handler invocations failed.",
+            metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        if options.alarm_topic is not None:
+            self.errors_alarm.add_alarm_action(cw_actions.SnsAction(options.alarm_topic))
+        _nag.acknowledge_actions(self.role, ["kms:GenerateDataKey*", "kms:ReEncrypt*"], "kms")
+        _nag.acknowledge(self.function, "AwsSolutions-L1", _nag.REASONS["runtime"])
+        self.rules: list[events.CfnRule] = []
+
+    @property
+    def queue(self) -> sqs.IQueue:
+        return self.wiring.queue
+
+    @property
+    def dead_letter_queue(self) -> sqs.IQueue:
+        return self.wiring.dlq
+
+    def add_rule(
+        self,
+        id: str,
+        *,
+        description: str,
+        event_pattern: Mapping[str, Any] | None = None,
+        schedule: str | None = None,
+        event_bus: events.IEventBus | None = None,
+    ) -> events.CfnRule:
+        rule = add_queue_rule(
+            self,
+            id,
+            queue=self.wiring.queue,
+            key=self._options.key,
+            event_pattern=event_pattern,
+            schedule=schedule,
+            event_bus=event_bus,
+            description=description,
+        )
+        self.rules.append(rule)
+        return rule
+
+    def add_to_role_policy(self, *statements: iam.PolicyStatement) -> None:
+        for statement in statements:
+            self.role.add_to_policy(statement)
+
+
+@dataclass(frozen=True)
+class CustomHandler:
+    """What ``add_handler`` created for a team's own function."""
+
+    rules: Sequence[events.CfnRule]
+    queue: sqs.IQueue
+    dead_letter_queue: sqs.IQueue
+    event_source: sources.SqsEventSource
+    dead_letter_alarm: cloudwatch.Alarm
+
+
+def drop_role_dependency(function: IConstruct, role: iam.IRole) -> None:
+    """Keep only the policy in the function's DependsOn: the role is already implied by the
+    function's GetAtt on it (cfn-lint W3005 otherwise)."""
+    fn_cfn = function.node.default_child
+    policy = role.node.try_find_child("DefaultPolicy")
+    policy_cfn = policy.node.default_child if policy is not None else None
+    if isinstance(fn_cfn, CfnResource) and isinstance(policy_cfn, CfnResource):
+        fn_cfn.add_override("DependsOn", [policy_cfn.logical_id])
+
+
+def attach_custom_handler(
+    scope: Construct,
+    id: str,
+    *,
+    models: Sequence[type[Any]],
+    function: lambda_.IFunction,
+    options: HandlerOptions,
+    mesh_bus: events.IEventBus,
+    timeout: Duration | None = None,
+) -> CustomHandler:
+    """Rule(s) with ``topology.pattern_for(models)`` -> queue + DLQ -> ``function``.
+
+    Mesh events are matched on the mesh bus, AWS service events on the default bus (where AWS
+    puts them); a mix gets one rule on each.
+    """
+    from meshkit.topology import pattern_for
+
+    if not models:
+        raise ValueError("add_handler needs at least one event class, e.g. AccessGranted")
+    holder = Construct(scope, id)
+    wiring = queue_with_dlq(holder, "Work", options, timeout=timeout)
+    mesh = [m for m in models if not getattr(m, "EXTERNAL", False)]
+    external = [m for m in models if getattr(m, "EXTERNAL", False)]
+    rules: list[events.CfnRule] = []
+    if mesh:
+        rules.append(
+            add_queue_rule(
+                holder,
+                "MeshRule",
+                queue=wiring.queue,
+                key=options.key,
+                event_pattern=pattern_for(mesh),
+                event_bus=mesh_bus,
+                description=f"meshkit custom handler {id}: mesh events",
+            )
+        )
+    if external:
+        rules.append(
+            add_queue_rule(
+                holder,
+                "AwsRule",
+                queue=wiring.queue,
+                key=options.key,
+                event_pattern=pattern_for(external),
+                description=f"meshkit custom handler {id}: AWS service events",
+            )
+        )
+    source = sources.SqsEventSource(
+        wiring.queue, batch_size=_BATCH_SIZE, report_batch_item_failures=True
+    )
+    function.add_event_source(source)
+    return CustomHandler(
+        rules=rules,
+        queue=wiring.queue,
+        dead_letter_queue=wiring.dlq,
+        event_source=source,
+        dead_letter_alarm=wiring.dlq_alarm,
+    )

@@ -1,0 +1,166 @@
+"""The IAM statements each handler group needs, scoped as far as each service allows.
+
+Lake Formation and the RAM listing calls have no resource-level permissions (their IAM reference
+lists ``*`` as the only resource); everything else is scoped to this mesh's resources.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+
+if TYPE_CHECKING:
+    from constructs import Construct
+
+__all__ = [
+    "CENTRAL_LF_ACTIONS",
+    "catalog_arns",
+    "central_catalog_statements",
+    "central_sharing_statements",
+    "domain_lf_statements",
+]
+
+#: Lake Formation calls the central handlers make (tags, grants across accounts).
+CENTRAL_LF_ACTIONS = (
+    "lakeformation:GrantPermissions",
+    "lakeformation:RevokePermissions",
+    "lakeformation:BatchGrantPermissions",
+    "lakeformation:BatchRevokePermissions",
+    "lakeformation:ListPermissions",
+    "lakeformation:CreateLFTag",
+    "lakeformation:UpdateLFTag",
+    "lakeformation:GetLFTag",
+    "lakeformation:AddLFTagsToResource",
+    "lakeformation:RemoveLFTagsFromResource",
+    "lakeformation:GetResourceLFTags",
+    "lakeformation:GetDataAccess",
+)
+
+
+def catalog_arns(scope: Construct, account: str | None = None) -> list[str]:
+    """The Glue Data Catalog, its databases and tables in ``account`` (default: this stack's)."""
+    stack = Stack.of(scope)
+    prefix = f"arn:{stack.partition}:glue:{stack.region}:{account or stack.account}"
+    return [f"{prefix}:catalog", f"{prefix}:database/*", f"{prefix}:table/*/*"]
+
+
+def central_catalog_statements(scope: Construct, *, write: bool) -> list[iam.PolicyStatement]:
+    read = [
+        "glue:GetDatabase",
+        "glue:GetDatabases",
+        "glue:GetTable",
+        "glue:GetTables",
+        "glue:GetPartition",
+        "glue:GetPartitions",
+    ]
+    writes = [
+        "glue:CreateDatabase",
+        "glue:UpdateDatabase",
+        "glue:DeleteDatabase",
+        "glue:CreateTable",
+        "glue:UpdateTable",
+        "glue:DeleteTable",
+        "glue:CreatePartition",
+        "glue:UpdatePartition",
+        "glue:DeletePartition",
+        "glue:BatchCreatePartition",
+        "glue:BatchDeletePartition",
+    ]
+    return [
+        iam.PolicyStatement(
+            sid="CentralCatalog",
+            actions=read + (writes if write else []),
+            resources=catalog_arns(scope),
+        ),
+        iam.PolicyStatement(sid="LakeFormation", actions=list(CENTRAL_LF_ACTIONS), resources=["*"]),
+    ]
+
+
+def central_sharing_statements(scope: Construct) -> list[iam.PolicyStatement]:
+    """What Lake Formation needs from the grantor for cross-account grants shared through RAM.
+
+    Mirrors the AWS managed policy AWSLakeFormationCrossAccountManager (required by LF
+    cross-account version settings 3 and 4), with every action named and the same conditions.
+    """
+    stack = Stack.of(scope)
+    return [
+        iam.PolicyStatement(
+            sid="RamCreateShareForGlue",
+            actions=["ram:CreateResourceShare"],
+            resources=["*"],
+            conditions={
+                "StringLikeIfExists": {
+                    "ram:RequestedResourceType": ["glue:Table", "glue:Database", "glue:Catalog"]
+                }
+            },
+        ),
+        iam.PolicyStatement(
+            sid="RamManageLakeFormationShares",
+            actions=[
+                "ram:UpdateResourceShare",
+                "ram:DeleteResourceShare",
+                "ram:AssociateResourceShare",
+                "ram:DisassociateResourceShare",
+                "ram:GetResourceShares",
+            ],
+            resources=["*"],
+            conditions={"StringLike": {"ram:ResourceShareName": ["LakeFormation*"]}},
+        ),
+        iam.PolicyStatement(
+            sid="RamLakeFormationPermissions",
+            actions=["ram:AssociateResourceSharePermission"],
+            resources=["*"],
+            conditions={
+                "StringLike": {
+                    "ram:PermissionArn": [
+                        f"arn:{stack.partition}:ram::aws:permission/AWSRAMLFEnabled*"
+                    ]
+                }
+            },
+        ),
+        iam.PolicyStatement(
+            sid="RamAndOrganizationsRead",
+            actions=[
+                "ram:GetResourceShareAssociations",
+                "ram:GetResourceShareInvitations",
+                "ram:ListResourceSharePermissions",
+                "ram:ListResources",
+                "ram:ListPermissions",
+                "organizations:DescribeOrganization",
+                "organizations:DescribeAccount",
+            ],
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="CatalogResourcePolicy",
+            actions=[
+                "glue:PutResourcePolicy",
+                "glue:GetResourcePolicy",
+                "glue:DeleteResourcePolicy",
+            ],
+            resources=[catalog_arns(scope)[0]],
+        ),
+    ]
+
+
+def domain_lf_statements() -> list[iam.PolicyStatement]:
+    return [
+        iam.PolicyStatement(
+            sid="LakeFormationGrants",
+            actions=[
+                "lakeformation:GrantPermissions",
+                "lakeformation:RevokePermissions",
+                "lakeformation:BatchGrantPermissions",
+                "lakeformation:BatchRevokePermissions",
+                "lakeformation:GetDataAccess",
+            ],
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="RamInvitations",
+            actions=["ram:GetResourceShareInvitations", "ram:AcceptResourceShareInvitation"],
+            resources=["*"],
+        ),
+    ]

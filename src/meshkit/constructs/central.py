@@ -1,0 +1,355 @@
+"""CentralGovernance: the governance account's bus, registry, handlers, archive and schemas."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_eventschemas as eventschemas
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lakeformation as lakeformation
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+from constructs import Construct
+from meshkit import topology
+from meshkit.constructs import _code, _iam, _nag, _resources, _schemas
+from meshkit.constructs._handlers import CustomHandler, HandlerOptions, MeshHandler
+from meshkit.constructs._handlers import attach_custom_handler as _attach
+from meshkit.events.aws import ScheduledEvent
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from aws_cdk import aws_dynamodb as dynamodb
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_sns as sns
+
+    from meshkit.events.base import EventDetail
+
+__all__ = ["CentralGovernance"]
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
+_MESH = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+
+#: EventBridge caps a bus's resource policy at 10 KB; each allowlisted account costs about
+#: 45 bytes in the two member statements, so past this many accounts use an organization.
+MAX_ALLOWLIST = 150
+
+
+def _check_mesh_name(mesh_name: str) -> None:
+    if not _MESH.match(mesh_name):
+        raise ValueError(
+            f"mesh_name={mesh_name!r}: use 1-31 lowercase letters, digits or '-', starting "
+            "with a letter or digit (it becomes part of bus names)"
+        )
+
+
+class CentralGovernance(Construct):
+    """The mesh's governance account: central bus, registry, central handlers.
+
+    Domains join at run time (``DomainRegistrationRequested``): nothing here grows with the
+    number of domains. Who may join is an AWS Organization (``organization_id``, optionally
+    narrowed by ``organization_paths``) or an explicit ``member_accounts`` allowlist.
+    """
+
+    #: Descriptions of the keyword props, for the construct reference.
+    PROPS: ClassVar[dict[str, str]] = {
+        "mesh_name": "Name of the mesh; several meshes may share an account and region.",
+        "organization_id": "AWS Organization whose accounts may join (`aws:PrincipalOrgID`).",
+        "organization_paths": "Narrow the organization to these OU paths "
+        "(`aws:PrincipalOrgPaths`, e.g. `o-xxx/r-xxx/ou-xxx/*`).",
+        "member_accounts": "Explicit allowlist of domain accounts (at most "
+        f"{MAX_ALLOWLIST}: bus policies are capped at 10 KB; use an organization beyond).",
+        "archive_retention": "How long the archive of every mesh event is kept (for replays).",
+        "alarm_topic": "SNS topic notified by the dead-letter and handler-error alarms.",
+        "removal_policy": "What happens to the registry table and the key on stack deletion.",
+        "handler_settings": "Extra policy settings for the central handlers "
+        "(`approval_policy`, `request_ttl_days`, ...), passed in `MESHKIT_SETTINGS`.",
+        "register_data_lake_admins": "Replace the Lake Formation admin list with "
+        "`data_lake_admins` + the handler roles (overwrites the account's list: see deploy.md).",
+        "data_lake_admins": "Existing admin ARNs kept when `register_data_lake_admins` is set.",
+        "max_receive_count": "Deliveries of one event before it goes to the dead-letter queue.",
+        "architecture": "Lambda architecture of the handlers.",
+        "runtime": "Lambda Python runtime of the handlers (must match the Powertools layer).",
+        "powertools_layer_version": "Version of the public Powertools v3 layer (brings pydantic).",
+        "log_retention": "Retention of the handlers' log groups.",
+    }
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        mesh_name: str,
+        organization_id: str | None = None,
+        organization_paths: Sequence[str] = (),
+        member_accounts: Sequence[str] = (),
+        archive_retention: Duration | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        handler_settings: Mapping[str, Any] | None = None,
+        register_data_lake_admins: bool = False,
+        data_lake_admins: Sequence[str] = (),
+        max_receive_count: int = 5,
+        architecture: lambda_.Architecture | None = None,
+        runtime: lambda_.Runtime | None = None,
+        powertools_layer_version: int = _code.DEFAULT_POWERTOOLS_LAYER_VERSION,
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+    ) -> None:
+        super().__init__(scope, id)
+        _check_mesh_name(mesh_name)
+        self._check_members(organization_id, organization_paths, member_accounts)
+        stack = Stack.of(self)
+        self.mesh_name = mesh_name
+        self.organization_id = organization_id
+        self.member_accounts = tuple(member_accounts)
+
+        self.key = _resources.mesh_key(
+            self, "Key", description=f"meshkit {mesh_name} central", removal=removal_policy
+        )
+        self.registry = _resources.state_table(
+            self, "Registry", key=self.key, removal=removal_policy
+        )
+        self.idempotency = _resources.idempotency_table(self, "Idempotency", key=self.key)
+
+        self.bus = events.EventBus(
+            self, "Bus", event_bus_name=_resources.central_bus_name(mesh_name)
+        )
+        self._add_bus_policy(organization_paths)
+        self.archive = events.Archive(
+            self,
+            "Archive",
+            source_event_bus=self.bus,
+            description=f"Every meshkit {mesh_name} event on the central bus, for replays.",
+            event_pattern=events.EventPattern(source=list(topology.MESH_SOURCES)),
+            retention=archive_retention or Duration.days(365),
+        )
+        self.schema_registry = self._add_schema_registry()
+
+        self._options = HandlerOptions(
+            key=self.key,
+            alarm_topic=alarm_topic,
+            max_receive_count=max_receive_count,
+            architecture=architecture or lambda_.Architecture.ARM_64,
+            runtime=runtime or _code.DEFAULT_RUNTIME,
+            powertools_layer_version=powertools_layer_version,
+            log_retention=log_retention,
+        )
+        settings: dict[str, Any] = dict(handler_settings or {})
+        if organization_id:
+            settings["organization_id"] = organization_id
+        if member_accounts:
+            settings["member_accounts"] = list(member_accounts)
+        environment = {
+            "MESHKIT_ROLE": "central",
+            "MESHKIT_MESH_NAME": mesh_name,
+            "MESHKIT_ACCOUNT_ID": stack.account,
+            "MESHKIT_REGION": stack.region,
+            "MESHKIT_CENTRAL_ACCOUNT": stack.account,
+            "MESHKIT_BUS": self.bus.event_bus_arn,
+            "MESHKIT_CENTRAL_BUS": self.bus.event_bus_arn,
+            "MESHKIT_REGISTRY_TABLE": self.registry.table_name,
+            "MESHKIT_IDEMPOTENCY_TABLE": self.idempotency.table_name,
+            "MESHKIT_SETTINGS": json.dumps(settings, sort_keys=True),
+        }
+        self.handlers: dict[str, MeshHandler] = {}
+        for group in topology.groups_for("central"):
+            handler = MeshHandler(
+                self,
+                _construct_id(group.name),
+                group=group,
+                options=self._options,
+                environment=environment,
+                description=f"meshkit {mesh_name} {group.name}",
+            )
+            handler.add_rule(
+                "MeshRule",
+                description=f"{group.name}: events from domains",
+                event_pattern=topology.central_group_pattern(group, central_account=stack.account),
+                event_bus=self.bus,
+            )
+            if ScheduledEvent in group.aws_events:
+                handler.add_rule(
+                    "SweepSchedule",
+                    description=f"{group.name}: sweep expired requests and grants",
+                    schedule=topology.SWEEP_SCHEDULE,
+                )
+            self._grant_central(handler)
+            self.handlers[group.name] = handler
+
+        self.data_lake_settings: lakeformation.CfnDataLakeSettings | None = None
+        if register_data_lake_admins:
+            self.data_lake_settings = self._register_admins(data_lake_admins)
+
+        CfnOutput(self, "BusArn", value=self.bus.event_bus_arn, description="Central bus ARN")
+        CfnOutput(
+            self,
+            "HandlerRoleArns",
+            value=",".join(h.role.role_arn for h in self.handlers.values()),
+            description="Roles to make Lake Formation data lake administrators (deploy.md)",
+        )
+
+    # -- validation ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_members(
+        organization_id: str | None, paths: Sequence[str], accounts: Sequence[str]
+    ) -> None:
+        if bool(organization_id) == bool(accounts):
+            raise ValueError(
+                "set exactly one of organization_id (an AWS Organization, e.g. 'o-abc123def4') "
+                "or member_accounts (an allowlist of 12-digit account ids)"
+            )
+        if organization_id and not _ORG.match(organization_id):
+            raise ValueError(f"organization_id={organization_id!r} is not an 'o-...' id")
+        if paths and not organization_id:
+            raise ValueError("organization_paths narrow an organization: set organization_id")
+        bad = [a for a in accounts if not _ACCOUNT.match(a)]
+        if bad:
+            raise ValueError(f"member_accounts {bad} are not 12-digit account ids")
+        if len(accounts) > MAX_ALLOWLIST:
+            raise ValueError(
+                f"{len(accounts)} member_accounts would overflow the 10 KB event bus policy "
+                f"(at most {MAX_ALLOWLIST}); use organization_id (and organization_paths)"
+            )
+
+    # -- bus policy ------------------------------------------------------------------------------
+
+    def _members(self) -> list[iam.IPrincipal]:
+        """The member principals: anyone (narrowed by the organization conditions) or the
+        allowlisted accounts."""
+        if self.organization_id:
+            return [iam.AnyPrincipal()]
+        return [iam.AccountPrincipal(a) for a in self.member_accounts]
+
+    def _add_bus_policy(self, organization_paths: Sequence[str]) -> None:
+        stack = Stack.of(self)
+        principals = self._members()
+        org: dict[str, Any] = {}
+        if self.organization_id:
+            org["StringEquals"] = {"aws:PrincipalOrgID": self.organization_id}
+            if organization_paths:
+                org["ForAnyValue:StringLike"] = {"aws:PrincipalOrgPaths": list(organization_paths)}
+        self.bus.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="MembersPutEvents",
+                actions=["events:PutEvents"],
+                principals=principals,
+                resources=[self.bus.event_bus_arn],
+                conditions=org or None,
+            )
+        )
+        # Each domain owns its subscription rule on this bus (routing without a central
+        # resource per domain); creatorAccount pins every rule to the account that made it.
+        rules = f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/"
+        self.bus.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="MembersManageOwnRules",
+                actions=[
+                    "events:PutRule",
+                    "events:PutTargets",
+                    "events:DeleteRule",
+                    "events:RemoveTargets",
+                    "events:DescribeRule",
+                ],
+                principals=principals,
+                resources=[f"{rules}{self.bus.event_bus_name}/*"],
+                conditions={
+                    **org,
+                    "StringEqualsIfExists": {"events:creatorAccount": "${aws:PrincipalAccount}"},
+                },
+            )
+        )
+
+    # -- schemas ---------------------------------------------------------------------------------
+
+    def _add_schema_registry(self) -> eventschemas.CfnRegistry:
+        registry = eventschemas.CfnRegistry(
+            self, "SchemaRegistry", description=f"meshkit {self.mesh_name} event contract"
+        )
+        for name, content in _schemas.mesh_schemas().items():
+            eventschemas.CfnSchema(
+                self,
+                f"Schema{_construct_id(name)}",
+                registry_name=registry.attr_registry_name,
+                schema_name=name,
+                type="JSONSchemaDraft4",
+                content=content,
+                description=f"meshkit event {name}",
+            )
+        return registry
+
+    # -- IAM -------------------------------------------------------------------------------------
+
+    def _grant_central(self, handler: MeshHandler) -> None:
+        role = handler.role
+        self.registry.grant_read_write_data(role)
+        self.idempotency.grant_read_write_data(role)
+        self.bus.grant_put_events_to(role)
+        write = handler.group.name == "central.onboarding"
+        handler.add_to_role_policy(
+            *_iam.central_catalog_statements(self, write=write),
+            *_iam.central_sharing_statements(self),
+        )
+        _nag.acknowledge_resources(role, [f"{self.registry.table_arn}/index/*"], "ddb-index")
+        _nag.acknowledge_resources(role, _iam.catalog_arns(self)[1:], "glue-runtime")
+        _nag.acknowledge_resources(role, ["*"], "no-resource-level")
+
+    def _register_admins(self, existing: Sequence[str]) -> lakeformation.CfnDataLakeSettings:
+        admins = [*existing, *(h.role.role_arn for h in self.handlers.values())]
+        return lakeformation.CfnDataLakeSettings(
+            self,
+            "DataLakeSettings",
+            admins=[
+                lakeformation.CfnDataLakeSettings.DataLakePrincipalProperty(
+                    data_lake_principal_identifier=a
+                )
+                for a in admins
+            ],
+        )
+
+    # -- public API ------------------------------------------------------------------------------
+
+    @property
+    def handler_roles(self) -> list[iam.IRole]:
+        return [h.role for h in self.handlers.values()]
+
+    def grant_put_events(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to put events on the central bus."""
+        return self.bus.grant_put_events_to(grantee)
+
+    def add_handler(
+        self,
+        models: type[EventDetail] | Sequence[type[EventDetail]],
+        function: lambda_.IFunction,
+        *,
+        id: str | None = None,
+    ) -> CustomHandler:
+        """Subscribe a team's own ``function`` to ``models`` on the central bus.
+
+        Creates the rule (``topology.pattern_for(models)``), a queue with its DLQ and alarm,
+        and an event source mapping with partial batch responses; returns them.
+        """
+        models = [models] if isinstance(models, type) else list(models)
+        name = id or "Custom" + "".join(m.__name__ for m in models)[:200]
+        return _attach(
+            self, name, models=models, function=function, options=self._options, mesh_bus=self.bus
+        )
+
+    @property
+    def encryption_key(self) -> kms.IKey:
+        return self.key
+
+    @property
+    def registry_table(self) -> dynamodb.ITable:
+        return self.registry
+
+
+def _construct_id(name: str) -> str:
+    """``central.onboarding`` -> ``CentralOnboarding`` (construct ids are public API)."""
+    return "".join(p[:1].upper() + p[1:] for p in re.split(r"[^A-Za-z0-9]+", name) if p)

@@ -1,0 +1,668 @@
+"""DataDomain: a producer/consumer account's bus, routing, storage, crawler role and handlers."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lakeformation as lakeformation
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import custom_resources as cr
+
+from constructs import Construct
+from meshkit import topology
+from meshkit.constructs import _code, _iam, _nag, _resources
+from meshkit.constructs._handlers import (
+    CustomHandler,
+    HandlerOptions,
+    MeshHandler,
+    drop_role_dependency,
+)
+from meshkit.constructs._handlers import attach_custom_handler as _attach
+from meshkit.constructs.central import _check_mesh_name, _construct_id
+from meshkit.events import access, domains
+from meshkit.events.aws import GlueCrawlerStateChange
+from meshkit.events.envelope import to_put_events_entry
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_sns as sns
+
+    from meshkit.events.base import EventDetail, MeshEvent
+
+__all__ = ["DataDomain"]
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_DOMAIN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+#: Stand-ins used only to validate the registration event when values are CDK tokens.
+_SAMPLE_ACCOUNT = "123456789012"
+_SAMPLE_BUCKET = "meshkit-sample-bucket"
+
+
+class DataDomain(Construct):
+    """One data domain (producer and/or consumer) in its own account.
+
+    Routing: a *forward* rule sends what this account emits to the central bus; this domain's
+    *subscription* rule, which it owns on the central bus, sends back what central addresses to
+    this account. Deploying emits ``DomainRegistrationRequested``; deleting emits
+    ``DomainDeregistrationRequested``.
+    """
+
+    PROPS: ClassVar[dict[str, str]] = {
+        "mesh_name": "Name of the mesh (as given to CentralGovernance).",
+        "domain_name": "The domain's name (lowercase, digits, `_`): its central database name.",
+        "central_account": "Account id of the governance account.",
+        "central_region": "Region of the central bus (default: this stack's region).",
+        "sharing_mode": "Default sharing mode of the domain's products: `named` or `tag`.",
+        "crawler": "Create the crawler role and the crawler-state rule (producer domains).",
+        "bucket": "An existing bucket for the data products (default: a new one).",
+        "data_prefix": "Prefix under which data products live in the bucket.",
+        "consumer_principals": "IAM role ARNs of this account the consumer handler may grant.",
+        "organization_id": "Set when central and domain share an AWS Organization "
+        "(RAM invitations are then accepted implicitly).",
+        "owner": "Team or contact owning the domain (sent with the registration).",
+        "description": "What the domain is about (sent with the registration).",
+        "alarm_topic": "SNS topic notified by the dead-letter and handler-error alarms.",
+        "removal_policy": "What happens to the bucket, state table and key on stack deletion.",
+        "handler_settings": "Extra settings for the domain handlers (`MESHKIT_SETTINGS`).",
+        "register_data_lake_admins": "Replace the Lake Formation admin list with "
+        "`data_lake_admins` + the handler roles (overwrites the account's list: see deploy.md).",
+        "data_lake_admins": "Existing admin ARNs kept when `register_data_lake_admins` is set.",
+        "max_receive_count": "Deliveries of one event before it goes to the dead-letter queue.",
+        "architecture": "Lambda architecture of the handlers.",
+        "runtime": "Lambda Python runtime of the handlers (must match the Powertools layer).",
+        "powertools_layer_version": "Version of the public Powertools v3 layer (brings pydantic).",
+        "log_retention": "Retention of the handlers' log groups.",
+    }
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        mesh_name: str,
+        domain_name: str,
+        central_account: str,
+        central_region: str | None = None,
+        sharing_mode: domains.SharingMode = "named",
+        crawler: bool = True,
+        bucket: s3.IBucket | None = None,
+        data_prefix: str = "products/",
+        consumer_principals: Sequence[str] = (),
+        organization_id: str | None = None,
+        owner: str | None = None,
+        description: str | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        handler_settings: Mapping[str, Any] | None = None,
+        register_data_lake_admins: bool = False,
+        data_lake_admins: Sequence[str] = (),
+        max_receive_count: int = 5,
+        architecture: lambda_.Architecture | None = None,
+        runtime: lambda_.Runtime | None = None,
+        powertools_layer_version: int = _code.DEFAULT_POWERTOOLS_LAYER_VERSION,
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+    ) -> None:
+        super().__init__(scope, id)
+        # Server access logs are delivered under a bucket policy, not the legacy ACL (which
+        # would force ObjectWriter ownership on the log bucket).
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
+        _check_mesh_name(mesh_name)
+        if not _DOMAIN.match(domain_name):
+            raise ValueError(
+                f"domain_name={domain_name!r}: use a lowercase letter then letters, digits or "
+                "'_' (at most 63; it becomes a Glue database name)"
+            )
+        if not _ACCOUNT.match(central_account):
+            raise ValueError(f"central_account={central_account!r} is not a 12-digit account id")
+        if sharing_mode not in ("named", "tag"):
+            raise ValueError(f"sharing_mode={sharing_mode!r}: use 'named' or 'tag'")
+        if not data_prefix.endswith("/") or data_prefix.startswith("/"):
+            raise ValueError(f"data_prefix={data_prefix!r}: a relative prefix ending in '/'")
+        stack = Stack.of(self)
+        self.mesh_name = mesh_name
+        self.domain_name = domain_name
+        self.central_account = central_account
+        self.account = stack.account
+        self.central_bus_arn = _resources.central_bus_arn(
+            mesh_name,
+            account=central_account,
+            region=central_region or stack.region,
+            partition=stack.partition,
+        )
+        self.central_bus = events.EventBus.from_event_bus_arn(
+            self, "CentralBus", self.central_bus_arn
+        )
+
+        self.key = _resources.mesh_key(
+            self,
+            "Key",
+            description=f"meshkit {mesh_name} domain {domain_name}",
+            removal=removal_policy,
+        )
+        self.state = _resources.state_table(self, "State", key=self.key, removal=removal_policy)
+        self.idempotency = _resources.idempotency_table(self, "Idempotency", key=self.key)
+        self.bus = events.EventBus(self, "Bus")
+
+        self.bucket = bucket or self._create_bucket(removal_policy)
+        self.data_prefix = data_prefix
+        self.storage_uri = f"s3://{self.bucket.bucket_name}/{data_prefix}"
+        self.data_access_role = self._register_location()
+        self.crawler_role = self._crawler_role() if crawler else None
+
+        self._options = HandlerOptions(
+            key=self.key,
+            alarm_topic=alarm_topic,
+            max_receive_count=max_receive_count,
+            architecture=architecture or lambda_.Architecture.ARM_64,
+            runtime=runtime or _code.DEFAULT_RUNTIME,
+            powertools_layer_version=powertools_layer_version,
+            log_retention=log_retention,
+        )
+        settings: dict[str, Any] = {
+            **dict(handler_settings or {}),
+            "storage_uri": self.storage_uri,
+            "sharing_mode": sharing_mode,
+            "principals": list(consumer_principals),
+        }
+        if self.crawler_role is not None:
+            settings["crawler_role_arn"] = self.crawler_role.role_arn
+        if organization_id:
+            settings["organization_id"] = organization_id
+        environment = {
+            "MESHKIT_ROLE": "domain",
+            "MESHKIT_MESH_NAME": mesh_name,
+            "MESHKIT_DOMAIN": domain_name,
+            "MESHKIT_ACCOUNT_ID": stack.account,
+            "MESHKIT_REGION": stack.region,
+            "MESHKIT_CENTRAL_ACCOUNT": central_account,
+            "MESHKIT_BUS": self.bus.event_bus_arn,
+            "MESHKIT_CENTRAL_BUS": self.central_bus_arn,
+            "MESHKIT_REGISTRY_TABLE": self.state.table_name,
+            "MESHKIT_IDEMPOTENCY_TABLE": self.idempotency.table_name,
+            "MESHKIT_SETTINGS": stack.to_json_string(settings),
+        }
+        self.handlers: dict[str, MeshHandler] = {}
+        for group in topology.groups_for("domain"):
+            handler = MeshHandler(
+                self,
+                _construct_id(group.name),
+                group=group,
+                options=self._options,
+                environment=environment,
+                description=f"meshkit {mesh_name} {domain_name} {group.name}",
+            )
+            handler.add_rule(
+                "MeshRule",
+                description=f"{group.name}: events from central",
+                event_pattern=topology.domain_group_pattern(group, central_account=central_account),
+                event_bus=self.bus,
+            )
+            if crawler and GlueCrawlerStateChange in group.aws_events:
+                handler.add_rule(
+                    "CrawlerRule",
+                    description=f"{group.name}: this domain's crawlers finished",
+                    event_pattern=topology.crawler_pattern(mesh=mesh_name, domain=domain_name),
+                )
+            self._grant_domain(handler)
+            self.handlers[group.name] = handler
+
+        self.forward_rule, self.subscription_rule = self._route()
+        self.registration = self._registration(sharing_mode, owner, description)
+
+        self.data_lake_settings: lakeformation.CfnDataLakeSettings | None = None
+        if register_data_lake_admins:
+            self.data_lake_settings = lakeformation.CfnDataLakeSettings(
+                self,
+                "DataLakeSettings",
+                admins=[
+                    lakeformation.CfnDataLakeSettings.DataLakePrincipalProperty(
+                        data_lake_principal_identifier=a
+                    )
+                    for a in [*data_lake_admins, *(h.role.role_arn for h in self.handlers.values())]
+                ],
+            )
+        CfnOutput(self, "BusArn", value=self.bus.event_bus_arn, description="Domain bus ARN")
+        CfnOutput(
+            self,
+            "HandlerRoleArns",
+            value=",".join(h.role.role_arn for h in self.handlers.values()),
+            description="Roles to make Lake Formation data lake administrators (deploy.md)",
+        )
+
+    # -- storage ---------------------------------------------------------------------------------
+
+    def _create_bucket(self, removal: RemovalPolicy) -> s3.Bucket:
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            # Server access log delivery only supports SSE-S3 on the target bucket.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=removal,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+        )
+        return s3.Bucket(
+            self,
+            "Data",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="data/",
+            removal_policy=removal,
+        )
+
+    def _prefix_arn(self) -> str:
+        return self.bucket.arn_for_objects(self.data_prefix + "*")
+
+    def _register_location(self) -> iam.Role:
+        """Register the data prefix with Lake Formation, through a role of ours.
+
+        Not the service-linked role: that one cannot use a customer-managed KMS key unless the
+        key policy names it, and it would be shared with every other location of the account.
+        """
+        role = iam.Role(
+            self,
+            "DataAccessRole",
+            assumed_by=iam.ServicePrincipal("lakeformation.amazonaws.com"),
+            description=f"Lake Formation access to {self.domain_name} data products",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DataObjects",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[self._prefix_arn()],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DataListing",
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [self.data_prefix + "*"]}},
+            )
+        )
+        if self.bucket.encryption_key is not None:
+            self.bucket.encryption_key.grant_encrypt_decrypt(role)
+            _nag.acknowledge_actions(role, ["kms:GenerateDataKey*", "kms:ReEncrypt*"], "kms")
+        _nag.acknowledge_resources(role, [self._prefix_arn()], "s3-prefix")
+        lakeformation.CfnResource(
+            self,
+            "DataLocation",
+            resource_arn=f"{self.bucket.bucket_arn}/{self.data_prefix}",
+            use_service_linked_role=False,
+            role_arn=role.role_arn,
+        )
+        return role
+
+    def _crawler_role(self) -> iam.Role:
+        stack = Stack.of(self)
+        role = iam.Role(
+            self,
+            "CrawlerRole",
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description=f"Glue crawlers of meshkit domain {self.domain_name}",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadProducts", actions=["s3:GetObject"], resources=[self._prefix_arn()]
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListProducts",
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [self.data_prefix + "*"]}},
+            )
+        )
+        if self.bucket.encryption_key is not None:
+            self.bucket.encryption_key.grant_decrypt(role)
+        # Crawlers run with Lake Formation credentials against central's catalog, through the
+        # resource links of this account's catalog.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="Catalogs",
+                actions=[
+                    "glue:GetDatabase",
+                    "glue:GetTable",
+                    "glue:GetTables",
+                    "glue:CreateTable",
+                    "glue:UpdateTable",
+                    "glue:GetPartition",
+                    "glue:GetPartitions",
+                    "glue:BatchGetPartition",
+                    "glue:CreatePartition",
+                    "glue:BatchCreatePartition",
+                    "glue:UpdatePartition",
+                ],
+                resources=[
+                    *_iam.catalog_arns(self),
+                    *_iam.catalog_arns(self, self.central_account),
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="LakeFormationData", actions=["lakeformation:GetDataAccess"], resources=["*"]
+            )
+        )
+        logs_arn = (
+            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:"
+            "log-group:/aws-glue/crawlers:*"
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="CrawlerLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[logs_arn],
+            )
+        )
+        _nag.acknowledge_resources(role, [self._prefix_arn()], "s3-prefix")
+        _nag.acknowledge_resources(
+            role,
+            [*_iam.catalog_arns(self)[1:], *_iam.catalog_arns(self, self.central_account)[1:]],
+            "glue-runtime",
+        )
+        _nag.acknowledge_resources(role, ["*"], "no-resource-level")
+        _nag.acknowledge_resources(role, [logs_arn], "glue-logs")
+        return role
+
+    # -- routing ---------------------------------------------------------------------------------
+
+    def _route(self) -> tuple[events.CfnRule, events.CfnRule]:
+        to_central = iam.Role(
+            self,
+            "ForwardRole",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            description="EventBridge puts this domain's events on the central bus",
+        )
+        to_central.add_to_policy(
+            iam.PolicyStatement(actions=["events:PutEvents"], resources=[self.central_bus_arn])
+        )
+        forward = events.CfnRule(
+            self,
+            "ForwardRule",
+            description=f"{self.domain_name}: what this account emits, to the central bus",
+            event_bus_name=self.bus.event_bus_name,
+            event_pattern=topology.forward_pattern(domain_account=self.account),
+            state="ENABLED",
+            targets=[
+                events.CfnRule.TargetProperty(
+                    arn=self.central_bus_arn, id="CentralBus", role_arn=to_central.role_arn
+                )
+            ],
+        )
+        to_domain = iam.Role(
+            self,
+            "SubscriptionRole",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            description="EventBridge puts central's events for this account on the domain bus",
+        )
+        self.bus.grant_put_events_to(to_domain)
+        # Owned by this stack but living on the central bus (cross-account PutRule, allowed by
+        # the central bus policy for rules this account creates): central holds nothing per
+        # domain.
+        subscription = events.CfnRule(
+            self,
+            "SubscriptionRule",
+            description=f"{self.domain_name}: central events addressed to this account",
+            event_bus_name=self.central_bus_arn,
+            event_pattern=topology.subscription_pattern(
+                domain_account=self.account, central_account=self.central_account
+            ),
+            state="ENABLED",
+            targets=[
+                events.CfnRule.TargetProperty(
+                    arn=self.bus.event_bus_arn, id="DomainBus", role_arn=to_domain.role_arn
+                )
+            ],
+        )
+        return forward, subscription
+
+    # -- registration ----------------------------------------------------------------------------
+
+    def _event_entry(self, model: type[MeshEvent], fields: dict[str, Any]) -> str:
+        """The PutEvents entry for ``model`` as JSON, via the contract's own envelope code.
+
+        Account and bucket may be CDK tokens: the event is validated with stand-ins first, then
+        built with the real (token) values so the template resolves them at deploy time.
+        """
+        stand_in = dict(fields)
+        if Token.is_unresolved(stand_in.get("account_id")):
+            stand_in["account_id"] = _SAMPLE_ACCOUNT
+        if "storage_uri" in stand_in and Token.is_unresolved(stand_in["storage_uri"]):
+            stand_in["storage_uri"] = f"s3://{_SAMPLE_BUCKET}/{self.data_prefix}"
+        model.model_validate(stand_in)
+        event = model.model_construct(**fields)
+        entry = to_put_events_entry(event, bus=self.bus.event_bus_arn)
+        return json.dumps(entry)
+
+    def _registration(
+        self, sharing_mode: str, owner: str | None, description: str | None
+    ) -> cr.AwsCustomResource:
+        # A stable correlation id per (mesh, domain): the template stays deterministic.
+        correlation = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"meshkit:{self.mesh_name}:{self.domain_name}")
+        )
+        common = {
+            "domain": self.domain_name,
+            "account_id": self.account,
+            "correlation_id": correlation,
+            "schema_version": 1,
+        }
+        register = {
+            **common,
+            "storage_uri": self.storage_uri,
+            "sharing_mode": sharing_mode,
+            **({"owner": owner} if owner else {}),
+            **({"description": description} if description else {}),
+        }
+
+        def call(model: type[MeshEvent], fields: dict[str, Any]) -> cr.AwsSdkCall:
+            entry = json.loads(self._event_entry(model, fields))
+            return cr.AwsSdkCall(
+                service="EventBridge",
+                action="putEvents",
+                parameters={"Entries": [entry]},
+                physical_resource_id=cr.PhysicalResourceId.of(
+                    f"meshkit/{self.mesh_name}/{self.domain_name}"
+                ),
+            )
+
+        role = _registration_role(self)
+        resource = cr.AwsCustomResource(
+            self,
+            "Registration",
+            role=role,
+            log_group=cast("logs.ILogGroup", Stack.of(self).node.find_child(_LOGS_ID)),
+            on_create=call(domains.DomainRegistrationRequested, register),
+            on_update=call(domains.DomainRegistrationRequested, register),
+            on_delete=call(domains.DomainDeregistrationRequested, common),
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(
+                        actions=["events:PutEvents"], resources=[self.bus.event_bus_arn]
+                    )
+                ]
+            ),
+            install_latest_aws_sdk=False,
+        )
+        provider = Stack.of(self).node.try_find_child(_PROVIDER_ID)
+        if provider is not None:
+            drop_role_dependency(provider, role)
+        # Registration must travel (and deregistration still find a route) to central.
+        resource.node.add_dependency(self.forward_rule)
+        resource.node.add_dependency(self.subscription_rule)
+        for handler in self.handlers.values():
+            resource.node.add_dependency(handler)
+        return resource
+
+    # -- IAM -------------------------------------------------------------------------------------
+
+    def _grant_domain(self, handler: MeshHandler) -> None:
+        role = handler.role
+        stack = Stack.of(self)
+        self.state.grant_read_write_data(role)
+        self.idempotency.grant_read_write_data(role)
+        self.bus.grant_put_events_to(role)
+        handler.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="OwnCatalogLinks",
+                actions=[
+                    "glue:GetDatabase",
+                    "glue:CreateDatabase",
+                    "glue:UpdateDatabase",
+                    "glue:DeleteDatabase",
+                    "glue:GetTable",
+                    "glue:CreateTable",
+                    "glue:UpdateTable",
+                    "glue:DeleteTable",
+                ],
+                resources=_iam.catalog_arns(self),
+            ),
+            iam.PolicyStatement(
+                sid="CentralCatalogRead",
+                actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables"],
+                resources=_iam.catalog_arns(self, self.central_account),
+            ),
+            *_iam.domain_lf_statements(),
+        )
+        _nag.acknowledge_resources(role, [f"{self.state.table_arn}/index/*"], "ddb-index")
+        _nag.acknowledge_resources(
+            role,
+            [*_iam.catalog_arns(self)[1:], *_iam.catalog_arns(self, self.central_account)[1:]],
+            "glue-runtime",
+        )
+        _nag.acknowledge_resources(role, ["*"], "no-resource-level")
+        if handler.group.name == "domain.producer" and self.crawler_role is not None:
+            crawlers = (
+                f"arn:{stack.partition}:glue:{stack.region}:{stack.account}:crawler/"
+                + topology.crawler_name(self.mesh_name, self.domain_name, "")
+                + "*"
+            )
+            handler.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="DomainCrawlers",
+                    actions=[
+                        "glue:CreateCrawler",
+                        "glue:UpdateCrawler",
+                        "glue:GetCrawler",
+                        "glue:StartCrawler",
+                    ],
+                    resources=[crawlers],
+                ),
+                iam.PolicyStatement(
+                    sid="PassCrawlerRole",
+                    actions=["iam:PassRole"],
+                    resources=[self.crawler_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}},
+                ),
+            )
+            _nag.acknowledge_resources(role, [crawlers], "crawlers")
+
+    # -- public API ------------------------------------------------------------------------------
+
+    @property
+    def handler_roles(self) -> list[iam.IRole]:
+        return [h.role for h in self.handlers.values()]
+
+    @property
+    def encryption_key(self) -> kms.IKey:
+        return self.key
+
+    def grant_put_events(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to put any event on the domain bus (forwarded if it is a mesh one)."""
+        return self.bus.grant_put_events_to(grantee)
+
+    def grant_request_access(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to request access to data products: ``AccessRequested`` only.
+
+        IAM's ``events:source`` and ``events:detail-type`` condition keys restrict PutEvents to
+        that one event type.
+        """
+        model = access.AccessRequested
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["events:PutEvents"],
+            resource_arns=[self.bus.event_bus_arn],
+            conditions={
+                "StringEquals": {
+                    "events:source": [model.SOURCE],
+                    "events:detail-type": [model.DETAIL_TYPE],
+                }
+            },
+        )
+
+    def add_handler(
+        self,
+        models: type[EventDetail] | Sequence[type[EventDetail]],
+        function: lambda_.IFunction,
+        *,
+        id: str | None = None,
+    ) -> CustomHandler:
+        """Subscribe a team's own ``function`` to ``models`` (mesh events on the domain bus, AWS
+        service events on the default bus).
+
+        Creates the rule (``topology.pattern_for(models)``), a queue with its DLQ and alarm,
+        and an event source mapping with partial batch responses; returns them.
+        """
+        models = [models] if isinstance(models, type) else list(models)
+        name = id or "Custom" + "".join(m.__name__ for m in models)[:200]
+        return _attach(
+            self, name, models=models, function=function, options=self._options, mesh_bus=self.bus
+        )
+
+
+#: Construct id CDK gives the AwsCustomResource provider function (one per stack).
+_PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+_ROLE_ID = "MeshkitRegistrationRole"
+_LOGS_ID = "MeshkitRegistrationLogs"
+
+
+def _registration_role(scope: Construct) -> iam.Role:
+    """One role (and log group) per stack for the registration custom resources.
+
+    CDK's provider function is a singleton per stack, so its role must be too; an own role,
+    because the provider's default one carries an AWS managed policy.
+    """
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child(_ROLE_ID)
+    if isinstance(existing, iam.Role):
+        return existing
+    log_group = logs.LogGroup(
+        stack,
+        _LOGS_ID,
+        retention=logs.RetentionDays.THREE_MONTHS,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    role = iam.Role(
+        stack,
+        _ROLE_ID,
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description="Sends meshkit domain (de)registration events on deploy and delete",
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        )
+    )
+    return role

@@ -1,0 +1,283 @@
+"""Key properties of what CentralGovernance and DataDomain synthesize (aws_cdk.assertions)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from meshkit import topology
+from meshkit.runtime.tables import TTL_ATTRIBUTE
+
+CENTRAL_ACCOUNT = "111111111111"
+DOMAIN_ACCOUNT = "222222222222"
+
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "events" / "schemas"
+
+
+def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _rule_patterns(template: dict[str, Any]) -> list[Any]:
+    return [
+        r["Properties"].get("EventPattern")
+        for r in _of_type(template, "AWS::Events::Rule").values()
+    ]
+
+
+# -- shared wiring --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["central", "domain"])
+def test_tables_kms_pitr_ttl(which: str, request: pytest.FixtureRequest) -> None:
+    t = Template.from_json(request.getfixturevalue(which))
+    t.resource_count_is("AWS::DynamoDB::Table", 2)
+    t.all_resources_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "SSESpecification": {
+                "SSEEnabled": True,
+                "SSEType": "KMS",
+                "KMSMasterKeyId": Match.any_value(),
+            },
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
+        },
+    )
+    # The registry / state table has the shared shape's index and is retained.
+    t.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "Properties": Match.object_like(
+                {"GlobalSecondaryIndexes": [Match.object_like({"IndexName": "gsi1"})]}
+            ),
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+        },
+    )
+    t.all_resources_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+@pytest.mark.parametrize("which", ["central", "domain"])
+def test_queues_encrypted_with_dlq_and_tls_only(which: str, request: pytest.FixtureRequest) -> None:
+    template = request.getfixturevalue(which)
+    queues = _of_type(template, "AWS::SQS::Queue")
+    assert len(queues) == 4  # two groups: queue + DLQ each
+    for queue in queues.values():
+        assert "KmsMasterKeyId" in queue["Properties"]
+    work = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
+    assert len(work) == 2
+    assert all(q["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5 for q in work)
+    policies = _of_type(template, "AWS::SQS::QueuePolicy").values()
+    denies = [
+        s
+        for p in policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny"
+        and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+    assert len(denies) == 4
+
+
+@pytest.mark.parametrize("which", ["central", "domain"])
+def test_functions_event_sources_alarms(which: str, request: pytest.FixtureRequest) -> None:
+    t = Template.from_json(request.getfixturevalue(which))
+    t.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "meshkit.runtime.lambda_entry.handler",
+            "Runtime": "python3.13",
+            "Architectures": ["arm64"],
+            "LoggingConfig": Match.object_like({"LogFormat": "JSON"}),
+            "Layers": [Match.string_like_regexp("AWSLambdaPowertoolsPythonV3-python313-arm64:27")],
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "MESHKIT_ROLE": which,
+                        "MESHKIT_GROUP": Match.any_value(),
+                        "MESHKIT_MESH_NAME": "demo",
+                        "MESHKIT_BUS": Match.any_value(),
+                        "MESHKIT_CENTRAL_ACCOUNT": CENTRAL_ACCOUNT,
+                        "MESHKIT_REGISTRY_TABLE": Match.any_value(),
+                        "MESHKIT_IDEMPOTENCY_TABLE": Match.any_value(),
+                        "MESHKIT_DLQ_URL": Match.any_value(),
+                        "MESHKIT_MAX_RECEIVE_COUNT": "5",
+                        "MESHKIT_SETTINGS": Match.any_value(),
+                    }
+                )
+            },
+        },
+    )
+    t.resource_count_is("AWS::Lambda::EventSourceMapping", 2)
+    t.all_resources_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 10},
+    )
+    t.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 90})
+    alarms = _of_type(request.getfixturevalue(which), "AWS::CloudWatch::Alarm")
+    metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
+    assert metrics == ["ApproximateNumberOfMessagesVisible"] * 2 + ["Errors"] * 2
+
+
+def test_groups_are_those_of_topology(central: dict[str, Any], domain: dict[str, Any]) -> None:
+    for template, role in ((central, "central"), (domain, "domain")):
+        groups = sorted(
+            f["Properties"]["Environment"]["Variables"]["MESHKIT_GROUP"]
+            for f in _of_type(template, "AWS::Lambda::Function").values()
+            if "MESHKIT_GROUP" in f["Properties"].get("Environment", {}).get("Variables", {})
+        )
+        assert groups == sorted(g.name for g in topology.groups_for(role))  # type: ignore[arg-type]
+
+
+# -- central --------------------------------------------------------------------------------------
+
+
+def test_central_rules_equal_topology(central: dict[str, Any]) -> None:
+    patterns = _rule_patterns(central)
+    for group in topology.groups_for("central"):
+        assert topology.central_group_pattern(group, central_account=CENTRAL_ACCOUNT) in patterns
+    schedules = [
+        r["Properties"]
+        for r in _of_type(central, "AWS::Events::Rule").values()
+        if "ScheduleExpression" in r["Properties"]
+    ]
+    assert [s["ScheduleExpression"] for s in schedules] == [topology.SWEEP_SCHEDULE]
+    assert "EventBusName" not in schedules[0]  # the default bus
+
+
+def test_central_bus_policy_members_and_own_rules(central: dict[str, Any]) -> None:
+    statements = {
+        p["Properties"]["StatementId"]: p["Properties"]["Statement"]
+        for p in _of_type(central, "AWS::Events::EventBusPolicy").values()
+    }
+    put = statements["cdk-MembersPutEvents"]
+    assert put["Action"] == "events:PutEvents"
+    assert DOMAIN_ACCOUNT in json.dumps(put["Principal"])
+    rules = statements["cdk-MembersManageOwnRules"]
+    assert sorted(rules["Action"]) == sorted(
+        [
+            "events:PutRule",
+            "events:PutTargets",
+            "events:DeleteRule",
+            "events:RemoveTargets",
+            "events:DescribeRule",
+        ]
+    )
+    assert rules["Condition"]["StringEqualsIfExists"] == {
+        "events:creatorAccount": "${aws:PrincipalAccount}"
+    }
+    assert len(statements) == 2
+
+
+def test_central_bus_name_and_archive(central: dict[str, Any]) -> None:
+    t = Template.from_json(central)
+    t.has_resource_properties("AWS::Events::EventBus", {"Name": "meshkit-demo-central"})
+    t.has_resource_properties(
+        "AWS::Events::Archive",
+        {
+            "RetentionDays": 365,
+            "EventPattern": {"source": list(topology.MESH_SOURCES)},
+        },
+    )
+
+
+def test_schema_registry_holds_every_schema_file(central: dict[str, Any]) -> None:
+    files = {p.stem: json.loads(p.read_text()) for p in SCHEMAS_DIR.glob("*.json")}
+    assert files, f"{SCHEMAS_DIR} holds no schemas: run make schemas"
+    Template.from_json(central).resource_count_is("AWS::EventSchemas::Registry", 1)
+    schemas = {
+        s["Properties"]["SchemaName"]: s["Properties"]
+        for s in _of_type(central, "AWS::EventSchemas::Schema").values()
+    }
+    assert sorted(schemas) == sorted(files)
+    for name, props in schemas.items():
+        assert props["Type"] == "JSONSchemaDraft4"
+        assert json.loads(props["Content"]) == files[name]
+        assert len(props["Content"]) <= 100_000
+
+
+# -- domain ---------------------------------------------------------------------------------------
+
+
+def test_domain_rules_equal_topology(domain: dict[str, Any]) -> None:
+    patterns = _rule_patterns(domain)
+    for group in topology.groups_for("domain"):
+        assert topology.domain_group_pattern(group, central_account=CENTRAL_ACCOUNT) in patterns
+    assert topology.forward_pattern(domain_account=DOMAIN_ACCOUNT) in patterns
+    assert topology.crawler_pattern(mesh="demo", domain="sales") in patterns
+    assert (
+        topology.subscription_pattern(
+            domain_account=DOMAIN_ACCOUNT, central_account=CENTRAL_ACCOUNT
+        )
+        in patterns
+    )
+    assert len(patterns) == 5
+
+
+def test_subscription_rule_lives_on_central_bus(domain: dict[str, Any]) -> None:
+    central_bus = "meshkit-demo-central"
+    subscription = next(
+        r["Properties"]
+        for r in _of_type(domain, "AWS::Events::Rule").values()
+        if "recipients" in json.dumps(r["Properties"].get("EventPattern", {}))
+    )
+    assert central_bus in json.dumps(subscription["EventBusName"])
+    assert CENTRAL_ACCOUNT in json.dumps(subscription["EventBusName"])
+    (target,) = subscription["Targets"]
+    assert "RoleArn" in target
+    forward = next(
+        r["Properties"]
+        for r in _of_type(domain, "AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern")
+        == topology.forward_pattern(domain_account=DOMAIN_ACCOUNT)
+    )
+    (target,) = forward["Targets"]
+    assert central_bus in json.dumps(target["Arn"])
+    assert "RoleArn" in target
+
+
+def test_domain_bucket_secure(domain: dict[str, Any]) -> None:
+    buckets = _of_type(domain, "AWS::S3::Bucket")
+    data = next(
+        b["Properties"] for b in buckets.values() if "LoggingConfiguration" in b["Properties"]
+    )
+    sse = data["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert data["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert data["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    for policy in _of_type(domain, "AWS::S3::BucketPolicy").values():
+        assert any(
+            s["Effect"] == "Deny"
+            and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        )
+    Template.from_json(domain).has_resource_properties(
+        "AWS::LakeFormation::Resource",
+        {"UseServiceLinkedRole": False, "RoleArn": Match.any_value()},
+    )
+
+
+def test_registration_event_is_the_contract(domain: dict[str, Any]) -> None:
+    from meshkit.events.domains import DomainRegistrationRequested
+
+    (resource,) = _of_type(domain, "Custom::AWS").values()
+    create = json.dumps(resource["Properties"]["Create"])
+    assert '\\"Source\\":\\"meshkit.domains\\"' in create.replace(" ", "")
+    assert DomainRegistrationRequested.DETAIL_TYPE in create
+    assert "DomainDeregistrationRequested" in json.dumps(resource["Properties"]["Delete"])
+
+
+def test_crawler_permissions_scoped_to_domain_prefix(domain: dict[str, Any]) -> None:
+    text = json.dumps(_of_type(domain, "AWS::IAM::Policy"))
+    assert "crawler/demo-sales-*" in text
+    assert '"iam:PassRole"' in text
+    assert "glue.amazonaws.com" in text
