@@ -40,5 +40,14 @@ schemas: $(STAMP)
 	$(BIN)/meshkit events export events/schemas
 	$(BIN)/python -m meshkit.docgen events docs/events.md
 
+# Synthesize the example apps (cdk-nag AwsSolutions runs as a validation plugin: an
+# unacknowledged finding fails the synth) into examples/*/cdk.out/.
+synth: $(STAMP)
+	cd examples/central && CDK_OUTDIR=cdk.out ../../$(BIN)/python app.py
+	cd examples/domain && CDK_OUTDIR=cdk.out ../../$(BIN)/python app.py
+
+constructs: $(STAMP)
+	$(BIN)/python -m meshkit.constructs.docgen constructs/
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache examples/*/cdk.out
