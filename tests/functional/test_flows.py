@@ -532,3 +532,34 @@ def test_every_flow_completes_with_20_percent_throttling() -> None:
         mesh.faults.throttle({"glue": 0.2, "lakeformation": 0.2})
         state = _scenario(mesh)
     assert state["ok"] is True, state
+
+
+def test_central_table_name_clash_between_products_is_rejected_before_any_change(
+    mesh: LocalMesh,
+) -> None:
+    sales = mesh.domain("sales")
+    base = sales.storage_uri.rstrip("/")
+    sales.upload("products/a/b_c/part-0.csv", b"x\n1\n")
+    first = ProductRegistrationRequested(
+        domain="sales", product="a", tables=[TableSpec(name="b_c", location=f"{base}/a/b_c/")]
+    )
+    sales.put(first)
+    mesh.run_until_idle()
+    second = ProductRegistrationRequested(
+        domain="sales",
+        product="a_b",
+        tables=[
+            TableSpec(name="fine", location=f"{base}/a_b/fine/"),
+            TableSpec(name="c", location=f"{base}/a_b/c/"),  # central name a_b_c is taken
+        ],
+    )
+    sales.put(second)
+    mesh.run_until_idle()
+    assert "PRODUCT#sales#a_b" not in _registry(mesh)
+    assert "already belong" in (_rejected(mesh, "ProductRegistrationRequested")[0].error or "")
+    glue = mesh.central.client("glue")
+    names = {
+        t["Name"]
+        for t in glue.get_tables(DatabaseName=central_database_name("t", "sales"))["TableList"]
+    }
+    assert "a_b_fine" not in names, "nothing of the rejected product was created"

@@ -260,8 +260,23 @@ def register_product(event: ProductRegistrationRequested, ctx: HandlerContext) -
     # A central table name must not belong to another product of the domain.
     glue = ctx.client("glue")
     flag = str(ctx.config.setting("pii_parameter", "pii_flag"))
+    # A central table name must not belong to another product of the domain: the registry
+    # answers that in one query, before anything is changed.
+    owners = {
+        t["central_table"]: item["product"]
+        for item in reg.query_index(f"DOMAINPRODUCTS#{event.domain}")
+        if item["product"] != event.product
+        for t in item.get("tables", [])
+    }
+    clashes = sorted(n for n in names.values() if n in owners)
+    if clashes:
+        raise RejectEvent(
+            f"central tables {clashes} already belong to products "
+            f"{sorted({owners[n] for n in clashes})} of domain {event.domain!r}; rename the tables",
+            kind="validation",
+        )
     current: dict[str, dict[str, Any]] = {}
-    for spec in event.tables:
+    for spec in event.tables if existing is not None else ():
         try:
             table = glue.get_table(DatabaseName=database, Name=names[spec.name])["Table"]
         except Exception as exc:
@@ -278,7 +293,7 @@ def register_product(event: ProductRegistrationRequested, ctx: HandlerContext) -
         current[spec.name] = table
 
     sharing_mode = event.sharing_mode or domain["sharing_mode"]
-    lake.ensure_lf_tag_value(ctx, lake.PRODUCT_TAG, event.product)
+    lake.ensure_lf_tag_value(ctx, lake.PRODUCT_TAG, event.product, new=existing is None)
     changed: list[str] = []
     for spec in event.tables:
         name = names[spec.name]
@@ -292,14 +307,28 @@ def register_product(event: ProductRegistrationRequested, ctx: HandlerContext) -
         pii_columns = set(spec.pii_columns)
         table = current.get(spec.name)
         if table is None:
-            glue.create_table(
-                DatabaseName=database,
-                TableInput=_table_input(
-                    name, spec.location, params=params, columns=[], partition_keys=[]
-                ),
-            )
-            changed.append(name)
-        else:
+            # A new product's tables are created straight away; one that exists all the same
+            # (a table of the same name) is read and checked like a re-registration.
+            try:
+                glue.create_table(
+                    DatabaseName=database,
+                    TableInput=_table_input(
+                        name, spec.location, params=params, columns=[], partition_keys=[]
+                    ),
+                )
+                changed.append(name)
+            except Exception as exc:
+                if aws_error_code(exc) != "AlreadyExistsException":
+                    raise
+                table = glue.get_table(DatabaseName=database, Name=name)["Table"]
+                owner = table.get("Parameters", {}).get("mesh_product")
+                if owner and owner != event.product:
+                    raise RejectEvent(
+                        f"central table {database}.{name} already belongs to product "
+                        f"{owner!r}; rename table {spec.name!r}",
+                        kind="validation",
+                    ) from exc
+        if table is not None:
             old_sd = table.get("StorageDescriptor", {})
             columns = _flag_columns(old_sd.get("Columns", []), pii_columns, flag)
             keep = {
@@ -427,8 +456,8 @@ def schema_updated(event: ProductSchemaUpdated, ctx: HandlerContext) -> None:
     by_central = {t["central_table"]: t for t in product["tables"]}
     for schema in event.tables:
         spec = by_central.get(schema.name)
-        if spec is None:
-            continue
+        if spec is None or not spec["pii_columns"]:
+            continue  # no flags to put back: nothing to read
         table = glue.get_table(DatabaseName=database, Name=schema.name)["Table"]
         sd = table.get("StorageDescriptor", {})
         columns = _flag_columns(sd.get("Columns", []), set(spec["pii_columns"]), flag)

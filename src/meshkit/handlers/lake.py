@@ -35,9 +35,20 @@ PRODUCER_TABLE_PERMISSIONS = ["ALTER", "DESCRIBE", "INSERT", "DELETE", "SELECT"]
 PRODUCER_DATABASE_PERMISSIONS = ["CREATE_TABLE", "DESCRIBE"]
 
 
-def ensure_lf_tag_value(ctx: HandlerContext, key: str, value: str) -> None:
-    """Make ``value`` one of the LF-tag ``key``'s values, creating the tag when needed."""
+def ensure_lf_tag_value(ctx: HandlerContext, key: str, value: str, *, new: bool = False) -> None:
+    """Make ``value`` one of the LF-tag ``key``'s values, creating the tag when needed.
+
+    ``new=True`` says the value cannot be there yet (a first registration): add it straight
+    away and create the tag only when the key does not exist, one call in the common case.
+    """
     lf = ctx.client("lakeformation")
+    if new:
+        try:
+            lf.update_lf_tag(TagKey=key, TagValuesToAdd=[value])
+            return
+        except Exception as exc:
+            if aws_error_code(exc) != "EntityNotFoundException":
+                raise
     try:
         existing = lf.get_lf_tag(TagKey=key)["TagValues"]
     except Exception as exc:

@@ -42,25 +42,23 @@ def accept_invitations(ctx: HandlerContext) -> int:
 
 
 def ensure_database_link(ctx: HandlerContext, name: str, catalog: str, database: str) -> None:
-    """A database resource link ``name`` -> ``catalog``/``database`` (reused when present)."""
+    """A database resource link ``name`` -> ``catalog``/``database`` (reused when present).
+
+    Created first and read only when it already exists: the common path is one call.
+    """
     glue = ctx.client("glue")
     try:
-        current = glue.get_database(Name=name)["Database"]
-    except Exception as exc:
-        if aws_error_code(exc) != "EntityNotFoundException":
-            raise
-        try:
-            glue.create_database(
-                DatabaseInput={
-                    "Name": name,
-                    "TargetDatabase": {"CatalogId": catalog, "DatabaseName": database},
-                }
-            )
-        except Exception as create_exc:
-            if aws_error_code(create_exc) != "AlreadyExistsException":
-                raise
+        glue.create_database(
+            DatabaseInput={
+                "Name": name,
+                "TargetDatabase": {"CatalogId": catalog, "DatabaseName": database},
+            }
+        )
         return
-    target = current.get("TargetDatabase") or {}
+    except Exception as exc:
+        if aws_error_code(exc) != "AlreadyExistsException":
+            raise
+    target = glue.get_database(Name=name)["Database"].get("TargetDatabase") or {}
     if (target.get("CatalogId"), target.get("DatabaseName")) != (catalog, database):
         raise RuntimeError(
             f"database {name} exists and is not a link to {catalog}/{database}; rename or remove it"

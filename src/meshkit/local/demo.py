@@ -250,6 +250,8 @@ def _print_human(result: DemoResult, mesh_timeline: list[Any]) -> None:
         print(json.dumps(asdict(result), indent=2))
         return
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)  # piped: do not squeeze the tables into 80 columns
     timeline = Table(title="Timeline", show_lines=False)
     for col in ("t (ms)", "account", "event", "handler", "ms", "status"):
         timeline.add_column(col)
@@ -282,18 +284,16 @@ def _print_human(result: DemoResult, mesh_timeline: list[Any]) -> None:
             f"{fl['seconds']:.2f}",
         )
     console.print(flows)
-    queries = Table(title="Queries")
-    for col in ("domain", "sql", "allowed", "rows", "why"):
-        queries.add_column(col)
+    console.print("[bold]Queries[/bold] (DuckDB over the producer's objects, as the consumer)")
     for q in result.queries:
-        queries.add_row(
-            q["domain"],
-            q["sql"],
-            "yes" if q["allowed"] else "refused",
-            str(q["rows"]),
-            q["note"][:90],
-        )
-    console.print(queries)
+        if q["allowed"]:
+            console.print(
+                f"  [green]allowed[/green] {q['domain']}: {q['sql']}  -> {q['rows']} rows"
+            )
+        else:
+            console.print(
+                f"  [yellow]refused[/yellow] {q['domain']}: {q['sql']}\n      {q['note']}"
+            )
     for c in result.checks:
         if not c["ok"]:
             console.print(f"[red]check failed:[/red] {c['name']}: {c['detail']}")

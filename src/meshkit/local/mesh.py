@@ -597,6 +597,24 @@ class LocalMesh:
         self._deploy(account, wiring, config, router)
         return wiring
 
+    def add_member(self, account: str) -> None:
+        """Admit ``account`` to the mesh (central's allowlist) without deploying a domain in it:
+        what an organisation or an explicit allowlist does in the cloud."""
+        if account not in self._member_accounts:
+            self._member_accounts.append(account)
+
+    def central_resources(self) -> dict[str, int]:
+        """How many rules, queues and tables the central account holds (for scale checks)."""
+        with self.quiet():
+            events = self.central.client("events")
+            rules = sum(
+                len(events.list_rules(EventBusName=bus)["Rules"])
+                for bus in ("default", self.central.bus)
+            )
+            queues = len(self.central.client("sqs").list_queues().get("QueueUrls", []))
+            tables = len(self.central.client("dynamodb").list_tables()["TableNames"])
+        return {"rules": rules, "queues": queues, "tables": tables}
+
     # -- events ----------------------------------------------------------------------------
 
     def put_from(
