@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from test_lake_support import Lake, running_lake
 
 from meshkit import topology
 from meshkit.local.mesh import LocalMesh
@@ -92,3 +93,10 @@ def two_domains(mesh: LocalMesh) -> LocalMesh:
     mesh.add_domain("sales", account=SALES, register=False)
     mesh.add_domain("marketing", account=MARKETING, principals=("analyst", "bi"), register=False)
     return mesh
+
+
+@pytest.fixture
+def lake() -> Iterator[Lake]:
+    """A running lake simulation over moto accounts (see test_lake_support)."""
+    with running_lake() as world:
+        yield world

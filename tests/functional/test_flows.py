@@ -563,3 +563,23 @@ def test_central_table_name_clash_between_products_is_rejected_before_any_change
         for t in glue.get_tables(DatabaseName=central_database_name("t", "sales"))["TableList"]
     }
     assert "a_b_fine" not in names, "nothing of the rejected product was created"
+
+
+def test_consumer_grants_only_its_configured_principals(
+    mesh: LocalMesh, products: dict[str, Any]
+) -> None:
+    request = AccessRequested(
+        request_id=f"req-{uuid.uuid4().hex[:12]}",
+        consumer_domain="finance",
+        producer_domain="sales",
+        product="revenue",
+        principals=[f"arn:aws:iam::{FINANCE}:role/not-a-consumer-principal"],
+        purpose="testing",
+    )
+    mesh.domain("finance").put(request)
+    mesh.run_until_idle()
+    assert _ok(mesh, "AccessLinked", request.correlation_id) == 0
+    rejected = _rejected(mesh, "AccessGranted")
+    assert rejected
+    assert "consumer principals" in (rejected[0].error or "")
+    assert [d for d in mesh.dead_letters(FINANCE) if d.body.get("detail-type") == "AccessGranted"]

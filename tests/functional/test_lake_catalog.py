@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pytest
 from test_lake_support import (
     CENTRAL,
@@ -11,18 +9,8 @@ from test_lake_support import (
     Lake,
     central_catalog,
     grant,
-    running_lake,
     table_resource,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-
-@pytest.fixture
-def lake() -> Iterator[Lake]:
-    with running_lake() as world:
-        yield world
 
 
 def test_cross_catalog_get_table_needs_a_usable_grant(lake: Lake) -> None:

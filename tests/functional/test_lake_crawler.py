@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from test_lake_support import (
@@ -17,18 +17,7 @@ from test_lake_support import (
     parquet_bytes,
     producer_setup,
     put_objects,
-    running_lake,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-
-@pytest.fixture
-def lake() -> Iterator[Lake]:
-    with running_lake() as world:
-        yield world
-
 
 PREFIX = "products/orders/orders"
 CRAWLER = "t-sales-orders"

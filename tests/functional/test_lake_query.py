@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pytest
 from test_lake_support import (
     ANALYST,
@@ -16,19 +14,8 @@ from test_lake_support import (
     parquet_bytes,
     producer_setup,
     put_objects,
-    running_lake,
     table_resource,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-
-@pytest.fixture
-def lake() -> Iterator[Lake]:
-    with running_lake() as world:
-        yield world
-
 
 PREFIX = "products/orders/orders"
 ORDERS = {

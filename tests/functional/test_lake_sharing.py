@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pytest
 from botocore.exceptions import ClientError
 from test_lake_support import (
@@ -17,15 +15,6 @@ from test_lake_support import (
     running_lake,
     table_resource,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-
-@pytest.fixture
-def lake() -> Iterator[Lake]:
-    with running_lake() as world:
-        yield world
 
 
 def _consumer_sees_orders(lake: Lake) -> bool:

@@ -27,10 +27,31 @@ if TYPE_CHECKING:
 
     from meshkit.topology import HandlerGroup
 
-__all__ = ["HandlerOptions", "MeshHandler", "QueueWiring", "add_queue_rule", "queue_with_dlq"]
+__all__ = [
+    "COMMON_PROPS",
+    "HandlerOptions",
+    "MeshHandler",
+    "QueueWiring",
+    "add_queue_rule",
+    "queue_with_dlq",
+]
 
 #: A batch of this size fits Lambda's 6 MB payload (10 events of at most 256 KB).
 _BATCH_SIZE = 10
+
+
+#: Reference-page descriptions of the props both constructs take.
+COMMON_PROPS: dict[str, str] = {
+    "alarm_topic": "SNS topic notified by the dead-letter and handler-error alarms.",
+    "register_data_lake_admins": "Replace the Lake Formation admin list with "
+    "`data_lake_admins` + the handler roles (overwrites the account's list: see deploy.md).",
+    "data_lake_admins": "Existing admin ARNs kept when `register_data_lake_admins` is set.",
+    "max_receive_count": "Deliveries of one event before it goes to the dead-letter queue.",
+    "architecture": "Lambda architecture of the handlers.",
+    "runtime": "Lambda Python runtime of the handlers (must match the Powertools layer).",
+    "powertools_layer_version": "Version of the public Powertools v3 layer (brings pydantic).",
+    "log_retention": "Retention of the handlers' log groups.",
+}
 
 
 @dataclass(frozen=True)

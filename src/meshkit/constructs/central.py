@@ -17,7 +17,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 from meshkit import topology
 from meshkit.constructs import _code, _iam, _nag, _resources, _schemas
-from meshkit.constructs._handlers import CustomHandler, HandlerOptions, MeshHandler
+from meshkit.constructs._handlers import COMMON_PROPS, CustomHandler, HandlerOptions, MeshHandler
 from meshkit.constructs._handlers import attach_custom_handler as _attach
 from meshkit.events.aws import ScheduledEvent
 
@@ -66,18 +66,10 @@ class CentralGovernance(Construct):
         "member_accounts": "Explicit allowlist of domain accounts (at most "
         f"{MAX_ALLOWLIST}: bus policies are capped at 10 KB; use an organization beyond).",
         "archive_retention": "How long the archive of every mesh event is kept (for replays).",
-        "alarm_topic": "SNS topic notified by the dead-letter and handler-error alarms.",
         "removal_policy": "What happens to the registry table and the key on stack deletion.",
         "handler_settings": "Extra policy settings for the central handlers "
         "(`approval_policy`, `request_ttl_days`, ...), passed in `MESHKIT_SETTINGS`.",
-        "register_data_lake_admins": "Replace the Lake Formation admin list with "
-        "`data_lake_admins` + the handler roles (overwrites the account's list: see deploy.md).",
-        "data_lake_admins": "Existing admin ARNs kept when `register_data_lake_admins` is set.",
-        "max_receive_count": "Deliveries of one event before it goes to the dead-letter queue.",
-        "architecture": "Lambda architecture of the handlers.",
-        "runtime": "Lambda Python runtime of the handlers (must match the Powertools layer).",
-        "powertools_layer_version": "Version of the public Powertools v3 layer (brings pydantic).",
-        "log_retention": "Retention of the handlers' log groups.",
+        **COMMON_PROPS,
     }
 
     def __init__(

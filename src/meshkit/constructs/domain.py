@@ -20,6 +20,7 @@ from constructs import Construct
 from meshkit import topology
 from meshkit.constructs import _code, _iam, _nag, _resources
 from meshkit.constructs._handlers import (
+    COMMON_PROPS,
     CustomHandler,
     HandlerOptions,
     MeshHandler,
@@ -71,17 +72,9 @@ class DataDomain(Construct):
         "(RAM invitations are then accepted implicitly).",
         "owner": "Team or contact owning the domain (sent with the registration).",
         "description": "What the domain is about (sent with the registration).",
-        "alarm_topic": "SNS topic notified by the dead-letter and handler-error alarms.",
         "removal_policy": "What happens to the bucket, state table and key on stack deletion.",
         "handler_settings": "Extra settings for the domain handlers (`MESHKIT_SETTINGS`).",
-        "register_data_lake_admins": "Replace the Lake Formation admin list with "
-        "`data_lake_admins` + the handler roles (overwrites the account's list: see deploy.md).",
-        "data_lake_admins": "Existing admin ARNs kept when `register_data_lake_admins` is set.",
-        "max_receive_count": "Deliveries of one event before it goes to the dead-letter queue.",
-        "architecture": "Lambda architecture of the handlers.",
-        "runtime": "Lambda Python runtime of the handlers (must match the Powertools layer).",
-        "powertools_layer_version": "Version of the public Powertools v3 layer (brings pydantic).",
-        "log_retention": "Retention of the handlers' log groups.",
+        **COMMON_PROPS,
     }
 
     def __init__(

@@ -743,24 +743,23 @@ def decide(event: AccessDecided, ctx: HandlerContext) -> EventDetail | None:
             f"request {event.request_id} expired at {item['expires_at']}", kind="state"
         )
     new_state = "APPROVED" if event.approved else "DENIED"
-    try:
-        reg.update(
-            item["pk"],
-            {
-                "state": new_state,
-                "decided_by": str(event.decided_by),
-                "decision_reason": event.reason,
-                "decided_at": now,
-                "decision_event": ctx.envelope.id,
-                "gsi1pk": f"REQSTATE#{new_state}",
-                "gsi1sk": f"{NO_DEADLINE}#{event.request_id}",
-            },
-            condition="#s = :pending AND #e > :now",
-            values={":pending": "PENDING", ":now": now},
-            names={"#s": "state", "#e": "expires_at"},
-        )
-    except ConditionFailed as exc:
-        raise RejectEvent(f"request {event.request_id} is no longer pending", kind="state") from exc
+    moved = reg.transition(
+        event.request_id,
+        expected="PENDING",
+        new=new_state,
+        changes={
+            "decided_by": str(event.decided_by),
+            "decision_reason": event.reason,
+            "decided_at": now,
+            "decision_event": ctx.envelope.id,
+        },
+        due=NO_DEADLINE,
+        condition="#e > :now",
+        values={":now": now},
+        names={"#e": "expires_at"},
+    )
+    if not moved:
+        raise RejectEvent(f"request {event.request_id} is no longer pending", kind="state")
     item.update(state=new_state)
     # The answer continues the request's flow, whatever id the decision tool used.
     if event.approved:
@@ -822,25 +821,18 @@ def _start_revocation(
     ctx: HandlerContext, reg: Registry, item: dict[str, Any], *, reason: str, revoked_by: str
 ) -> bool:
     """APPROVED -> REVOKED; False when it is not APPROVED (already revoked, say)."""
-    try:
-        reg.update(
-            item["pk"],
-            {
-                "state": "REVOKED",
-                "revoked_at": iso(ctx.now()),
-                "revoked_by": revoked_by,
-                "revocation_reason": reason,
-                "revoke_event": ctx.envelope.id,
-                "gsi1pk": "REQSTATE#REVOKED",
-                "gsi1sk": f"{iso(ctx.now())}#{item['request_id']}",
-            },
-            condition="#s = :approved",
-            values={":approved": "APPROVED"},
-            names={"#s": "state"},
-        )
-    except ConditionFailed:
-        return False
-    return True
+    return reg.transition(
+        item["request_id"],
+        expected="APPROVED",
+        new="REVOKED",
+        changes={
+            "revoked_at": iso(ctx.now()),
+            "revoked_by": revoked_by,
+            "revocation_reason": reason,
+            "revoke_event": ctx.envelope.id,
+        },
+        due=iso(ctx.now()),
+    )
 
 
 @access.on(AccessRevoked)
@@ -890,20 +882,14 @@ def sweep(event: ScheduledEvent, ctx: HandlerContext) -> list[EventDetail]:
     now = iso(ctx.now())
     out: list[EventDetail] = []
     for item in reg.requests_in_state("PENDING", due_before=now):
-        try:
-            reg.update(
-                item["pk"],
-                {
-                    "state": "EXPIRED",
-                    "expired_at": now,
-                    "gsi1pk": "REQSTATE#EXPIRED",
-                    "gsi1sk": f"{now}#{item['request_id']}",
-                },
-                condition="#s = :pending",
-                values={":pending": "PENDING"},
-                names={"#s": "state"},
-            )
-        except ConditionFailed:
+        expired = reg.transition(
+            item["request_id"],
+            expected="PENDING",
+            new="EXPIRED",
+            changes={"expired_at": now},
+            due=now,
+        )
+        if not expired:
             continue
         out.append(
             AccessExpired(

@@ -89,6 +89,15 @@ def link_granted(event: AccessGranted, ctx: HandlerContext) -> EventDetail | Non
     foreign = [p for p in event.principals if p.split(":")[4] != ctx.config.account_id]
     if foreign:
         raise RejectEvent(f"principals {foreign} are not roles of this account", kind="validation")
+    allowed = ctx.config.setting("principals", None)
+    if allowed:
+        unknown = sorted(set(event.principals) - set(allowed))
+        if unknown:
+            raise RejectEvent(
+                f"principals {unknown} are not among this domain's consumer principals; "
+                "add them to DataDomain(consumer_principals=...)",
+                kind="validation",
+            )
     reg = Registry(ctx)
     if reg.get("REVOKED", event.request_id) is not None:
         return None  # the revocation overtook this grant

@@ -104,33 +104,30 @@ def grant(
     }
 
 
+def _grant_kwargs(g: Grant) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "Principal": {"DataLakePrincipalIdentifier": g["principal"]},
+        "Resource": g["resource"],
+        "Permissions": g["permissions"],
+    }
+    if g["grantable"]:
+        kwargs["PermissionsWithGrantOption"] = g["grantable"]
+    return kwargs
+
+
 def apply_grants(ctx: HandlerContext, grants: Iterable[Grant]) -> None:
     """Grant each; Lake Formation treats an existing identical grant as success."""
     lf = ctx.client("lakeformation")
     for g in grants:
-        kwargs: dict[str, Any] = {
-            "Principal": {"DataLakePrincipalIdentifier": g["principal"]},
-            "Resource": g["resource"],
-            "Permissions": g["permissions"],
-        }
-        if g["grantable"]:
-            kwargs["PermissionsWithGrantOption"] = g["grantable"]
-        lf.grant_permissions(**kwargs)
+        lf.grant_permissions(**_grant_kwargs(g))
 
 
 def revoke_grants(ctx: HandlerContext, grants: Iterable[Grant]) -> None:
     """Revoke each; a grant that is already gone is not an error (revocation is retried)."""
     lf = ctx.client("lakeformation")
     for g in grants:
-        kwargs: dict[str, Any] = {
-            "Principal": {"DataLakePrincipalIdentifier": g["principal"]},
-            "Resource": g["resource"],
-            "Permissions": g["permissions"],
-        }
-        if g["grantable"]:
-            kwargs["PermissionsWithGrantOption"] = g["grantable"]
         try:
-            lf.revoke_permissions(**kwargs)
+            lf.revoke_permissions(**_grant_kwargs(g))
         except Exception as exc:
             if aws_error_code(exc) not in ("InvalidInputException", "EntityNotFoundException"):
                 raise

@@ -47,35 +47,22 @@ def _mine(ctx: HandlerContext, domain: str) -> bool:
     return ctx.config.domain is None or ctx.config.domain == domain
 
 
-@router.on(DomainRegistered)
-def domain_registered(event: DomainRegistered, ctx: HandlerContext) -> None:
+@router.on(DomainRegistered, DomainDeregistered)
+def domain_status(event: DomainRegistered | DomainDeregistered, ctx: HandlerContext) -> None:
+    """Record central's answer; fields are merged, so the two may arrive in either order."""
     require_central(ctx)
     if not _mine(ctx, event.domain):
         return
-    Registry(ctx).put(
-        {
-            "pk": "DOMAIN",
-            "sk": event.domain,
+    changes: dict[str, Any]
+    if isinstance(event, DomainRegistered):
+        changes = {
             "central_database": event.central_database,
             "sharing_mode": event.sharing_mode,
             "registered_at": iso(ctx.now()),
         }
-    )
-
-
-@router.on(DomainDeregistered)
-def domain_deregistered(event: DomainDeregistered, ctx: HandlerContext) -> None:
-    require_central(ctx)
-    if not _mine(ctx, event.domain):
-        return
-    Registry(ctx).put(
-        {
-            "pk": "DOMAIN",
-            "sk": event.domain,
-            "deregistered_at": iso(ctx.now()),
-            "reason": event.reason,
-        }
-    )
+    else:
+        changes = {"deregistered_at": iso(ctx.now()), "reason": event.reason}
+    Registry(ctx).update("DOMAIN", changes, sk=event.domain)
 
 
 @router.on(ProductRegistered)

@@ -137,30 +137,28 @@ class Registry:
         self, gsi1pk: str, *, before: str | None = None, limit: int = 100
     ) -> Iterator[dict[str, Any]]:
         """Items of one gsi1 partition (optionally with gsi1sk < ``before``), all pages."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :p" + (" AND gsi1sk < :b" if before else ""),
-            "ExpressionAttributeValues": _to_ddb({":p": gsi1pk, ":b": before}),
-            "Limit": limit,
-        }
-        while True:
-            response = self.ddb.query(**kwargs)
-            for item in response.get("Items", []):
-                yield _from_ddb(item)
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return
-            kwargs["ExclusiveStartKey"] = last
+        return self._pages(
+            {
+                "TableName": self.table,
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :p" + (" AND gsi1sk < :b" if before else ""),
+                "ExpressionAttributeValues": _to_ddb({":p": gsi1pk, ":b": before}),
+                "Limit": limit,
+            }
+        )
 
     def query_pk(self, pk: str) -> Iterator[dict[str, Any]]:
         """Every item of one partition, all pages."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :p",
-            "ExpressionAttributeValues": _to_ddb({":p": pk}),
-            "ConsistentRead": True,
-        }
+        return self._pages(
+            {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": _to_ddb({":p": pk}),
+                "ConsistentRead": True,
+            }
+        )
+
+    def _pages(self, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
         while True:
             response = self.ddb.query(**kwargs)
             for item in response.get("Items", []):
@@ -193,6 +191,40 @@ class Registry:
     # -- requests --------------------------------------------------------------------------
     def request(self, request_id: str) -> dict[str, Any] | None:
         return self.get(f"REQUEST#{request_id}")
+
+    def transition(
+        self,
+        request_id: str,
+        *,
+        expected: str,
+        new: str,
+        changes: Mapping[str, Any],
+        due: str,
+        condition: str = "",
+        values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Move a request from state ``expected`` to ``new`` in one conditional write.
+
+        ``due`` is the new state's deadline (gsi1 sort key, so the sweep finds it); extra
+        ``condition`` terms are ANDed. False when the request was not in ``expected``.
+        """
+        try:
+            self.update(
+                f"REQUEST#{request_id}",
+                {
+                    **changes,
+                    "state": new,
+                    "gsi1pk": f"REQSTATE#{new}",
+                    "gsi1sk": f"{due}#{request_id}",
+                },
+                condition="#state = :expected" + (f" AND {condition}" if condition else ""),
+                values={":expected": expected, **(values or {})},
+                names={"#state": "state", **(names or {})},
+            )
+        except ConditionFailed:
+            return False
+        return True
 
     def requests_in_state(
         self, state: str, *, due_before: str | None = None
