@@ -155,6 +155,9 @@ def test_registration_for_another_account_is_rejected(mesh: LocalMesh) -> None:
         if d.body.get("detail-type") == "DomainRegistrationRequested"
     ]
     assert letters, "a rejected event goes to the dead-letter queue with its reason"
+    reports = mesh.published("EventRejected")
+    assert any(r["event_detail_type"] == "DomainRegistrationRequested" for r in reports)
+    assert all(r["kind"] == "authorisation" for r in reports)
 
 
 def test_non_member_account_cannot_join(mesh: LocalMesh) -> None:

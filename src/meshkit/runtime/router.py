@@ -304,14 +304,14 @@ class EventRouter:
             kind: RejectionKind = (
                 "unknown_type" if isinstance(exc, UnknownEventTypeError) else "validation"
             )
-            return self._reject(rt, delivery, envelope, None, str(exc), kind, self.name)
+            return self._reject(rt, delivery, envelope, None, str(exc), kind, self.name)[0]
         registrations = self._handlers.get(model.type_key(), [])
         if not registrations:
             reason = (
                 f"router {self.name} has no handler for {model.type_key()}; check the group's "
                 "rule pattern in meshkit.topology against the router's @router.on models"
             )
-            return self._reject(rt, delivery, envelope, typed, reason, "unknown_type", self.name)
+            return self._reject(rt, delivery, envelope, typed, reason, "unknown_type", self.name)[0]
         first_error: Exception | None = None
         for registration in registrations:
             error = self._call(registration, delivery, envelope, typed, rt)
@@ -364,7 +364,7 @@ class EventRouter:
             if follow_ups:
                 rt.publisher.publish(follow_ups)
         except RejectEvent as rejection:
-            error = self._reject(
+            error, rejected = self._reject(
                 rt,
                 delivery,
                 envelope,
@@ -378,7 +378,11 @@ class EventRouter:
                 rt.idempotency.release(key)
                 return self._fail(rt, delivery, envelope, typed, registration.name, error, report)
             status: Status = "rejected"
-            extra: dict[str, Any] = {"error": rejection.reason, "kind": rejection.kind}
+            extra: dict[str, Any] = {
+                "error": rejection.reason,
+                "kind": rejection.kind,
+                "follow_ups": rejected,
+            }
         except Exception as exc:
             rt.idempotency.release(key)
             return self._fail(rt, delivery, envelope, typed, registration.name, exc, report)
@@ -456,8 +460,9 @@ class EventRouter:
         handler: str,
         *,
         report_outcome: bool = True,
-    ) -> Exception | None:
-        """Dead-letter the raw event and emit EventRejected; the error when that failed."""
+    ) -> tuple[Exception | None, list[EventDetail]]:
+        """Dead-letter the raw event and emit EventRejected: the error when that failed, and
+        the EventRejected published."""
         started = time.perf_counter()
         reason = _long(reason)
         log.warning("%s rejected an event (%s): %s", handler, kind, reason)
@@ -487,7 +492,7 @@ class EventRouter:
                     ms=(time.perf_counter() - started) * 1000,
                 ),
             )
-        return error
+        return error, rejected
 
     def _dead_letter(
         self,
