@@ -51,6 +51,27 @@ class MeshConfig:
     def setting(self, name: str, default: Any) -> Any:
         return self.settings.get(name, default)
 
+    def to_env(self) -> dict[str, str]:
+        """The ``MESHKIT_*`` variables ``from_env`` reads back into this configuration."""
+        values = {
+            "MESH_NAME": self.mesh_name,
+            "ROLE": self.role,
+            "ACCOUNT_ID": self.account_id,
+            "REGION": self.region,
+            "CENTRAL_ACCOUNT": self.central_account,
+            "BUS": self.bus,
+            "CENTRAL_BUS": self.central_bus,
+            "GROUP": self.group,
+            "DOMAIN": self.domain,
+            "REGISTRY_TABLE": self.registry_table,
+            "IDEMPOTENCY_TABLE": self.idempotency_table,
+            "DLQ_URL": self.dead_letter_queue_url,
+            "MAX_RECEIVE_COUNT": str(self.max_receive_count),
+            "CROSS_ACCOUNT_ROLE": self.cross_account_role_name,
+            "SETTINGS": json.dumps(dict(self.settings), sort_keys=True),
+        }
+        return {ENV_PREFIX + k: v for k, v in values.items() if v}
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> MeshConfig:
         """Read ``MESHKIT_*`` variables; a missing required one is a clear error."""

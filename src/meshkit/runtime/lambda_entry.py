@@ -41,7 +41,7 @@ def load_router(group_name: str) -> EventRouter:
     if not isinstance(router, EventRouter):
         raise TypeError(
             f"{group.router} is {type(router).__name__}, not a meshkit EventRouter; "
-            "fix the router path of group {group_name!r} in meshkit.topology"
+            f"fix the router path of group {group_name!r} in meshkit.topology"
         )
     _ROUTERS[group_name] = router
     return router
