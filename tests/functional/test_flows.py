@@ -586,3 +586,57 @@ def test_consumer_grants_only_its_configured_principals(
     assert rejected
     assert "consumer principals" in (rejected[0].error or "")
     assert [d for d in mesh.dead_letters(FINANCE) if d.body.get("detail-type") == "AccessGranted"]
+
+
+def test_one_account_hosts_two_domains_each_acting_for_itself() -> None:
+    with LocalMesh(name="t", central_account=CENTRAL, seed=2) as mesh:
+        sales = mesh.add_domain("sales", account=SALES)
+        mesh.add_domain("returns", account=SALES)
+        mesh.run_until_idle()
+        assert {"DOMAIN#sales", "DOMAIN#returns"} <= set(_registry(mesh))
+        event = _orders(sales, sales.storage_uri.rstrip("/"))
+        sales.put(event)
+        mesh.run_until_idle()
+        linked = [e for e in mesh.timeline if e.detail_type == "ProductLinked"]
+        assert len(linked) == 1, "only the owning domain links and crawls its product"
+        assert _ok(mesh, "ProductSchemaUpdated", event.correlation_id) == 1
+        crawlers = sales.client("glue").get_crawlers()["Crawlers"]
+        assert [c["Name"] for c in crawlers] == ["t-sales-orders"]
+        assert not mesh.dead_letters()
+
+
+def test_revocation_overtaking_its_grant_leaves_nothing_linked(mesh: LocalMesh) -> None:
+    """Out-of-order delivery at the consumer: the late AccessGranted is not acted on."""
+    from meshkit.events.access import AccessGranted
+
+    marketing = mesh.domain("marketing")
+    db = central_database_name("t", "sales")
+    request_id = f"req-{uuid.uuid4().hex[:12]}"
+    revoked = AccessRevoked(
+        request_id=request_id,
+        reason="ended",
+        revoked_by="sales",
+        consumer_domain="marketing",
+        recipients=[MARKETING],
+    )
+    granted = AccessGranted(
+        request_id=request_id,
+        consumer_domain="marketing",
+        consumer_account=MARKETING,
+        producer_domain="sales",
+        product="orders",
+        central_account=CENTRAL,
+        central_database=db,
+        tables=["orders"],
+        principals=[marketing.principal("analyst")],
+        permissions=["SELECT"],
+        sharing_mode="named",
+        recipients=[MARKETING],
+    )
+    mesh.put_from(CENTRAL, revoked)
+    mesh.run_until_idle()
+    mesh.put_from(CENTRAL, granted)
+    mesh.run_until_idle()
+    assert _ok(mesh, "AccessLinked") == 0
+    names = {d["Name"] for d in marketing.client("glue").get_databases()["DatabaseList"]}
+    assert link_database_name("t", db, "orders") not in names
