@@ -640,3 +640,18 @@ def test_revocation_overtaking_its_grant_leaves_nothing_linked(mesh: LocalMesh) 
     assert _ok(mesh, "AccessLinked") == 0
     names = {d["Name"] for d in marketing.client("glue").get_databases()["DatabaseList"]}
     assert link_database_name("t", db, "orders") not in names
+
+
+def test_domain_past_the_lf_tag_value_limit_is_refused_and_nothing_is_created(
+    mesh: LocalMesh,
+) -> None:
+    # Lake Formation holds at most 1000 values per LF-tag key; the fixture's mesh already has
+    # three domains, so a limit of three stands in for the real one.
+    mesh.lake.max_tag_values = 3
+    mesh.add_domain("ops", account=OUTSIDER)
+    mesh.run_until_idle()
+    assert "DOMAIN#ops" not in _registry(mesh)
+    rejected = _rejected(mesh, "DomainRegistrationRequested")
+    assert "maximum" in (rejected[0].error or "")
+    names = {d["Name"] for d in mesh.central.client("glue").get_databases()["DatabaseList"]}
+    assert central_database_name("t", "ops") not in names

@@ -98,6 +98,9 @@ def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> 
             f"domain name {event.domain!r} is taken by account {existing['account_id']}",
             kind="state",
         )
+    # The LF-tag value first: it is the step that can hit a hard limit, so a refusal leaves
+    # nothing behind.
+    lake.ensure_lf_tag_value(ctx, lake.DOMAIN_TAG, event.domain)
     catalog = ctx.config.account_id
     database = central_database_name(ctx.config.mesh_name, event.domain)
     glue = ctx.client("glue")
@@ -116,7 +119,6 @@ def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> 
     except Exception as exc:
         if aws_error_code(exc) != "AlreadyExistsException":
             raise
-    lake.ensure_lf_tag_value(ctx, lake.DOMAIN_TAG, event.domain)
     lake.tag_resource(
         ctx, lake.database_resource(catalog, database), {lake.DOMAIN_TAG: event.domain}
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from meshkit.handlers._common import aws_error_code
+from meshkit.runtime.errors import RejectEvent
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DOMAIN_TAG",
+    "LF_TAG_VALUE_LIMIT",
     "PRODUCT_TAG",
     "Grant",
     "apply_grants",
@@ -27,6 +29,9 @@ __all__ = [
 ]
 
 DOMAIN_TAG = "mesh_domain"
+#: Lake Formation's maximum number of values of one LF-tag key: it bounds a mesh to 1000
+#: domains (``mesh_domain``) and 1000 distinct product names (``mesh_product``).
+LF_TAG_VALUE_LIMIT = 1000
 PRODUCT_TAG = "mesh_product"
 
 Grant = dict[str, Any]
@@ -47,6 +52,8 @@ def ensure_lf_tag_value(ctx: HandlerContext, key: str, value: str, *, new: bool 
             lf.update_lf_tag(TagKey=key, TagValuesToAdd=[value])
             return
         except Exception as exc:
+            if aws_error_code(exc) == "ResourceNumberLimitExceededException":
+                raise _tag_full(key, value) from exc
             if aws_error_code(exc) != "EntityNotFoundException":
                 raise
     try:
@@ -62,8 +69,26 @@ def ensure_lf_tag_value(ctx: HandlerContext, key: str, value: str, *, new: bool 
             if aws_error_code(create_exc) != "AlreadyExistsException":
                 raise
             existing = lf.get_lf_tag(TagKey=key)["TagValues"]
-    if value not in existing:
+    if value in existing:
+        return
+    if len(existing) >= LF_TAG_VALUE_LIMIT:
+        raise _tag_full(key, value)
+    try:
         lf.update_lf_tag(TagKey=key, TagValuesToAdd=[value])
+    except Exception as exc:
+        if aws_error_code(exc) == "ResourceNumberLimitExceededException":
+            raise _tag_full(key, value) from exc
+        raise
+
+
+def _tag_full(key: str, value: str) -> RejectEvent:
+    per = "domain" if key == DOMAIN_TAG else "product name"
+    return RejectEvent(
+        f"LF-tag {key} cannot take the value {value!r}: it holds Lake Formation's maximum of "
+        f"{LF_TAG_VALUE_LIMIT} values (one per {per}); "
+        "run another mesh (mesh_name) for further domains, or reuse product names",
+        kind="state",
+    )
 
 
 def tag_resource(ctx: HandlerContext, resource: Mapping[str, Any], tags: Mapping[str, str]) -> None:

@@ -56,6 +56,8 @@ class LakeSimulation:
         organization_accounts: set[str] | None = None,
     ) -> None:
         self.region = region
+        #: Lake Formation allows at most 1000 values per LF-tag key (lowered in tests).
+        self.max_tag_values = 1000
         self._clock_source = clock
         # One hook-free session for the simulation's own calls, one set of keys per account.
         self._private = botocore.session.get_session()
@@ -251,6 +253,15 @@ class LakeSimulation:
             raise LakeClientError("EntityNotFoundException", "Tag key does not exist")
         if op == "GetLFTag":
             return answer({"CatalogId": catalog, "TagKey": key, "TagValues": defined[key]})
+        if op == "UpdateLFTag":
+            values = set(defined[key]) | set(params.get("TagValuesToAdd") or [])
+            values -= set(params.get("TagValuesToDelete") or [])
+            if len(values) > self.max_tag_values:
+                raise LakeClientError(
+                    "ResourceNumberLimitExceededException",
+                    f"LF-tag {key} would hold {len(values)} values; the maximum is "
+                    f"{self.max_tag_values}",
+                )
         return None
 
     def _taggable(self, account: str, params: Mapping[str, Any]) -> LakeResource:
