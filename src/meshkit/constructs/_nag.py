@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
@@ -34,8 +35,11 @@ REASONS: dict[str, str] = {
 }
 
 
-def _render(value: Any) -> str:
-    """A resolved CloudFormation value as cdk-nag prints it (``<Logical.Arn>``, ``<AWS::X>``)."""
+def render(value: Any, *, strict: bool = True) -> str:
+    """A resolved CloudFormation value as cdk-nag prints it (``<Logical.Arn>``, ``<AWS::X>``).
+
+    ``strict=False`` falls back to compact JSON for what has no such form (reference pages).
+    """
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and len(value) == 1:
@@ -46,12 +50,14 @@ def _render(value: Any) -> str:
             return f"<{arg[0]}.{arg[1]}>"
         if fn == "Fn::Join":
             sep, parts = arg
-            return str(sep).join(_render(p) for p in parts)
+            return str(sep).join(render(p, strict=strict) for p in parts)
+    if not strict:
+        return json.dumps(value, sort_keys=True)
     raise ValueError(f"cannot render {value!r} as a cdk-nag finding id")
 
 
 def finding_text(scope: IConstruct, value: str) -> str:
-    return _render(Stack.of(scope).resolve(value))
+    return render(Stack.of(scope).resolve(value))
 
 
 def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:

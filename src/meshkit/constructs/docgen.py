@@ -96,17 +96,9 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _short(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and len(value) == 1:
-        ((fn, arg),) = value.items()
-        if fn == "Ref":
-            return f"<{arg}>"
-        if fn == "Fn::GetAtt":
-            return f"<{arg[0]}.{arg[1]}>"
-        if fn == "Fn::Join":
-            return "".join(_short(p) for p in arg[1])
-    return json.dumps(value, sort_keys=True)
+    from meshkit.constructs import _nag  # aws_cdk is imported only when pages are rendered
+
+    return _nag.render(value, strict=False)
 
 
 def iam_grants(template: dict[str, Any]) -> dict[str, list[tuple[str, list[str], list[str]]]]:
