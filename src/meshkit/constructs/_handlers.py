@@ -68,6 +68,11 @@ class HandlerOptions:
     memory_size: int = 512
     timeout: Duration = field(default_factory=lambda: Duration.seconds(60))
 
+    @classmethod
+    def from_props(cls, **props: Any) -> HandlerOptions:
+        """From a construct's props: a prop left as None takes the default declared here."""
+        return cls(**{k: v for k, v in props.items() if v is not None})
+
 
 class QueueWiring(Construct):
     """A work queue with its dead-letter queue, both KMS-encrypted and TLS-only, and an alarm."""

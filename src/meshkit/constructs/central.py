@@ -123,12 +123,12 @@ class CentralGovernance(Construct):
         )
         self.schema_registry = self._add_schema_registry()
 
-        self._options = HandlerOptions(
+        self._options = HandlerOptions.from_props(
             key=self.key,
             alarm_topic=alarm_topic,
             max_receive_count=max_receive_count,
-            architecture=architecture or lambda_.Architecture.ARM_64,
-            runtime=runtime or _code.DEFAULT_RUNTIME,
+            architecture=architecture,
+            runtime=runtime,
             powertools_layer_version=powertools_layer_version,
             log_retention=log_retention,
         )

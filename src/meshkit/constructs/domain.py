@@ -152,12 +152,12 @@ class DataDomain(Construct):
         self.data_access_role = self._register_location()
         self.crawler_role = self._crawler_role() if crawler else None
 
-        self._options = HandlerOptions(
+        self._options = HandlerOptions.from_props(
             key=self.key,
             alarm_topic=alarm_topic,
             max_receive_count=max_receive_count,
-            architecture=architecture or lambda_.Architecture.ARM_64,
-            runtime=runtime or _code.DEFAULT_RUNTIME,
+            architecture=architecture,
+            runtime=runtime,
             powertools_layer_version=powertools_layer_version,
             log_retention=log_retention,
         )

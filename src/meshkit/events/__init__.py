@@ -6,8 +6,7 @@ pay for all of them.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from meshkit._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # base and helpers
@@ -83,14 +82,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'meshkit.events' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"meshkit.events.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

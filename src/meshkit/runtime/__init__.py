@@ -5,8 +5,7 @@ Names are imported lazily so the Lambda entrypoint pays only for what it uses.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from meshkit._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "MeshConfig": "config",
@@ -31,14 +30,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'meshkit.runtime' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"meshkit.runtime.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
