@@ -61,6 +61,15 @@ class TableSpec(_Part):
     description: ShortText | None = Field(
         default=None, description="What the table holds.", examples=["One row per order"]
     )
+    sensitive: bool | None = Field(
+        default=None,
+        description=(
+            "The producer's explicit classification. False lets requests for the table be "
+            "auto-granted while its schema is not known yet (never crawled, or the last crawl "
+            "failed); unset, such a table needs the producer's approval. True always needs it."
+        ),
+        examples=[False],
+    )
 
 
 class RegisteredTable(_Part):

@@ -372,6 +372,7 @@ def register_product(event: ProductRegistrationRequested, ctx: HandlerContext) -
             "location": t.location,
             "pii": event.pii or t.pii,
             "pii_columns": list(t.pii_columns),
+            "sensitive": t.sensitive,
         }
         for t in event.tables
     ]
@@ -540,6 +541,40 @@ def deprecate_product(event: ProductDeprecated, ctx: HandlerContext) -> EventDet
 
 
 # -- access --------------------------------------------------------------------------------
+def _declared_sensitivity(product: dict[str, Any], tables: list[str]) -> list[str]:
+    """Why ``tables`` are sensitive by what the registry knows, whatever the catalog shows.
+
+    Fails closed: what the producer declared at registration (``pii``, ``pii_columns``,
+    ``sensitive``) counts from that moment, before any crawl and after a failed one (a crawl
+    rewrites the catalog's columns, the registry keeps the declaration). A table whose schema
+    no successful crawl has reported is sensitive unless declared ``sensitive=False``.
+    """
+    crawl = product.get("last_crawl") or {}
+    crawled = (
+        {s["name"] for s in product.get("schema") or []}
+        if crawl.get("state") == "SUCCEEDED"
+        else set()
+    )
+    by_central = {t["central_table"]: t for t in product["tables"]}
+    reasons: list[str] = []
+    for name in tables:
+        spec = by_central[name]
+        if spec.get("sensitive"):
+            reasons.append(f"table {name} is declared sensitive")
+        if spec.get("pii"):
+            reasons.append(f"table {name} is declared personal data")
+        reasons.extend(
+            f"column {name}.{column} is declared personal data" for column in spec["pii_columns"]
+        )
+        if name not in crawled and spec.get("sensitive") is not False:
+            why = "its last crawl failed" if crawl.get("state") == "FAILED" else "never crawled"
+            reasons.append(
+                f"the schema of table {name} is not known ({why}); the producer may declare "
+                "it sensitive=False"
+            )
+    return reasons
+
+
 def _request_item(
     event: AccessRequested,
     ctx: HandlerContext,
@@ -668,9 +703,14 @@ def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail |
         tables = [by_name[t] for t in event.tables]
     else:
         tables = [by_name[t] for t in sorted(by_name)]
-    reasons = lake.classify(
-        ctx, catalog=ctx.config.account_id, database=product["central_database"], tables=tables
-    )
+    reasons = _declared_sensitivity(product, tables)
+    reasons += [
+        r
+        for r in lake.classify(
+            ctx, catalog=ctx.config.account_id, database=product["central_database"], tables=tables
+        )
+        if r not in reasons
+    ]
     item = _request_item(event, ctx, product, tables, reasons)
     item["all_tables"] = not event.tables
     policy = str(ctx.config.setting("approval_policy", "auto"))

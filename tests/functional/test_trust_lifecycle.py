@@ -1,0 +1,134 @@
+"""Trust and lifecycle rules in the local mesh: classification fails closed, shared grants are
+counted, lifecycle ends close what they opened (both sharing modes where sharing is involved)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import pytest
+
+from meshkit.events.access import AccessRequested, AccessRevoked
+from meshkit.events.products import ProductRegistrationRequested, TableSpec
+from meshkit.local.mesh import LocalMesh
+from meshkit.local.sample_data import daily_revenue_csv, orders_parquet
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+CENTRAL, SALES, MARKETING = "111111111111", "222222222222", "333333333333"
+
+
+@pytest.fixture(params=["named", "tag"])
+def mesh(request: Any) -> Any:
+    with LocalMesh(name="t", central_account=CENTRAL, seed=3) as m:
+        m.add_domain("sales", account=SALES, sharing_mode=request.param)
+        m.add_domain("marketing", account=MARKETING)
+        m.run_until_idle()
+        yield m
+
+
+def _settle_without_crawls(mesh: LocalMesh) -> None:
+    """Deliver every queued event but run no crawl: the state before the first crawl lands."""
+    while mesh.delivery.round():
+        pass
+
+
+def _product(
+    mesh: LocalMesh, *, corrupt: bool = False, sensitive: bool | None = None
+) -> ProductRegistrationRequested:
+    sales = mesh.domain("sales")
+    day = date(2026, 11, 1)
+    data = b"PAR1 not parquet" if corrupt else orders_parquet(day, 10, seed=1)
+    sales.upload("products/orders/orders/part-0.parquet", data)
+    sales.upload("products/orders/daily/part-0.csv", daily_revenue_csv(day, 2, seed=2))
+    base = sales.storage_uri.rstrip("/")
+    return ProductRegistrationRequested(
+        domain="sales",
+        product="orders",
+        tables=[
+            TableSpec(name="orders", location=f"{base}/orders/orders/", pii_columns=["email"]),
+            TableSpec(name="daily", location=f"{base}/orders/daily/", sensitive=sensitive),
+        ],
+    )
+
+
+def _ask(mesh: LocalMesh, tables: list[str], rid: str | None = None) -> str:
+    marketing = mesh.domain("marketing")
+    rid = rid or f"req-{uuid.uuid4().hex[:10]}"
+    marketing.put(
+        AccessRequested(
+            request_id=rid,
+            consumer_domain="marketing",
+            producer_domain="sales",
+            product="orders",
+            tables=tables,
+            principals=[marketing.principal("analyst")],
+            purpose="testing",
+        )
+    )
+    return rid
+
+
+def _state(mesh: LocalMesh, rid: str) -> str:
+    record = mesh.request(rid)
+    assert record is not None
+    return record.state
+
+
+# -- classification fails closed -------------------------------------------------------------
+def test_declared_pii_counts_before_the_first_crawl(mesh: LocalMesh) -> None:
+    mesh.domain("sales").put(_product(mesh))
+    _settle_without_crawls(mesh)
+    product = mesh.product("sales", "orders")
+    assert product is not None
+    assert product.last_crawl is None  # no crawl has landed yet
+    pii = _ask(mesh, ["orders"])
+    unknown = _ask(mesh, ["daily"])
+    _settle_without_crawls(mesh)
+    record = mesh.request(pii)
+    assert record is not None
+    assert record.state == "PENDING"
+    assert "column orders.email is declared personal data" in (record.reasons or [])
+    record = mesh.request(unknown)
+    assert record is not None
+    assert record.state == "PENDING"
+    assert any("never crawled" in r for r in record.reasons or [])
+    # Once the crawl has landed, the table without personal data is auto-granted.
+    mesh.run_until_idle()
+    later = _ask(mesh, ["daily"])
+    mesh.run_until_idle()
+    assert _state(mesh, later) == "APPROVED"
+    # ... and the declared column stays sensitive although the crawl rewrote the columns.
+    again = _ask(mesh, ["orders"])
+    mesh.run_until_idle()
+    assert _state(mesh, again) == "PENDING"
+
+
+def test_failed_crawl_keeps_tables_sensitive(mesh: LocalMesh) -> None:
+    mesh.domain("sales").put(_product(mesh, corrupt=True))
+    mesh.run_until_idle()
+    product = mesh.product("sales", "orders")
+    assert product is not None
+    assert product.last_crawl is not None
+    assert product.last_crawl.state == "FAILED"
+    rid = _ask(mesh, ["daily"])
+    mesh.run_until_idle()
+    record = mesh.request(rid)
+    assert record is not None
+    assert record.state == "PENDING"
+    assert any("last crawl failed" in r for r in record.reasons or [])
+    with pytest.raises(PermissionError):
+        mesh.domain("marketing").query(
+            f"SELECT * FROM {mesh.link_names('sales', 'orders', 'daily')}"
+        )
+
+
+def test_explicitly_non_sensitive_table_is_auto_granted_before_its_crawl(mesh: LocalMesh) -> None:
+    mesh.domain("sales").put(_product(mesh, sensitive=False))
+    _settle_without_crawls(mesh)
+    rid = _ask(mesh, ["daily"])
+    pii = _ask(mesh, ["orders"])
+    _settle_without_crawls(mesh)
+    assert _state(mesh, rid) == "APPROVED"
+    assert _state(mesh, pii) == "PENDING"
