@@ -132,3 +132,45 @@ def test_explicitly_non_sensitive_table_is_auto_granted_before_its_crawl(mesh: L
     _settle_without_crawls(mesh)
     assert _state(mesh, rid) == "APPROVED"
     assert _state(mesh, pii) == "PENDING"
+
+
+# -- shared grants are counted ---------------------------------------------------------------
+def _daily_only(mesh: LocalMesh) -> None:
+    sales = mesh.domain("sales")
+    day = date(2026, 11, 1)
+    sales.upload("products/orders/daily/part-0.csv", daily_revenue_csv(day, 2, seed=2))
+    base = sales.storage_uri.rstrip("/")
+    sales.put(
+        ProductRegistrationRequested(
+            domain="sales",
+            product="orders",
+            tables=[TableSpec(name="daily", location=f"{base}/orders/daily/")],
+        )
+    )
+    mesh.run_until_idle()
+
+
+@pytest.mark.parametrize("whole_product", [True, False])
+def test_revoking_one_of_two_requests_keeps_the_shared_grant(
+    mesh: LocalMesh, whole_product: bool
+) -> None:
+    """Two active requests of one consumer rely on the same account grant (named: the table;
+    tag mode, whole product: the same expression) and the same principal grant."""
+    _daily_only(mesh)
+    tables = [] if whole_product else ["daily"]
+    first, second = _ask(mesh, tables), _ask(mesh, tables)
+    mesh.run_until_idle()
+    assert _state(mesh, first) == _state(mesh, second) == "APPROVED"
+    marketing = mesh.domain("marketing")
+    sql = f"SELECT * FROM {mesh.link_names('sales', 'orders', 'daily')}"
+    assert len(marketing.query(sql)) == 6
+    marketing.put(AccessRevoked(request_id=first, reason="done", revoked_by="analyst"))
+    mesh.run_until_idle()
+    assert _state(mesh, first) == "REVOKED"
+    assert len(marketing.query(sql)) == 6  # the second request still needs the grants
+    mesh.domain("sales").put(AccessRevoked(request_id=second, reason="over", revoked_by="owner"))
+    mesh.run_until_idle()
+    assert _state(mesh, second) == "REVOKED"
+    with pytest.raises(PermissionError):
+        marketing.query(sql)
+    assert mesh.dead_letters() == []

@@ -623,6 +623,9 @@ def _grant(
         domain=item["producer_domain"],
         product=item["product"],
     )
+    # Counted before granting: a revocation of another request of this consumer between the
+    # two steps then cannot take away what this one is about to rely on.
+    reg.hold_grants(item["consumer_account"], grants, item["request_id"])
     lake.apply_grants(ctx, grants)
     ends = None
     if item.get("duration_days"):
@@ -846,7 +849,11 @@ def _revoke(
     revoked_by: str,
     correlation_id: str,
 ) -> AccessRevoked:
-    lake.revoke_grants(ctx, item.get("grants") or [])
+    # Only what no other active request of the consumer account still relies on.
+    unused = reg.release_grants(
+        item["consumer_account"], item.get("grants") or [], item["request_id"]
+    )
+    lake.revoke_grants(ctx, unused)
     reg.update(item["pk"], {"grants_revoked_at": iso(ctx.now())})
     return AccessRevoked(
         request_id=item["request_id"],

@@ -125,7 +125,9 @@ def link_granted(event: AccessGranted, ctx: HandlerContext) -> EventDetail | Non
         "producer_domain": event.producer_domain,
         "linked_at": iso(ctx.now()),
     }
-    apply_grants(ctx, _principal_grants(ctx, item))
+    principal_grants = _principal_grants(ctx, item)
+    reg.hold_grants("principals", principal_grants, event.request_id)
+    apply_grants(ctx, principal_grants)
     reg.put(item)
     return AccessLinked(
         request_id=event.request_id,
@@ -161,7 +163,10 @@ def unlink_revoked(event: AccessRevoked, ctx: HandlerContext) -> None:
     item = reg.get("ACCESS", event.request_id)
     if item is None:
         return
-    revoke_grants(ctx, _principal_grants(ctx, item))
+    # Another active request may give the same principal the same table: keep that grant.
+    revoke_grants(
+        ctx, reg.release_grants("principals", _principal_grants(ctx, item), event.request_id)
+    )
     glue = ctx.client("glue")
     shared = _other_users_of(reg, item["link_database"], event.request_id)
     try:

@@ -6,6 +6,9 @@ Items (``pk`` / ``sk``):
   ``gsi1`` = ``ACCOUNT#<account>`` so one account can be looked up to its domains.
 * ``PRODUCT#<domain>#<product>`` / ``META`` — a product: tables, classification, status,
   schema from the last crawl, ``version`` for optimistic locking.
+* ``GRANTUSE#<scope>`` / ``<grant unit>`` — which active requests rely on one Lake Formation
+  permission of one principal on one resource (``users``, a string set): two requests of one
+  consumer may need the same grant, and a revocation removes only what no request still uses.
 * ``REQUEST#<id>`` / ``META`` — an access request and its grants; its state machine is
   PENDING -> APPROVED | DENIED | EXPIRED, APPROVED -> REVOKED, each transition one conditional
   write; ``gsi1`` = ``REQSTATE#<state>`` / ``<deadline>#<id>`` so the sweep finds what expires.
@@ -15,6 +18,7 @@ It is the source of truth for audits: who asked, who decided, when and why.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -250,3 +254,59 @@ class Registry:
         self, state: str, *, due_before: str | None = None
     ) -> list[dict[str, Any]]:
         return list(self.query_index(f"REQSTATE#{state}", before=due_before))
+
+    # -- shared grants ---------------------------------------------------------------------
+    @staticmethod
+    def grant_units(grants: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+        """Each grant split into one unit per permission, keyed canonically: two requests
+        granting the same permission to the same principal on the same resource share it."""
+        units: dict[str, dict[str, Any]] = {}
+        for g in grants:
+            for permission in g["permissions"]:
+                grantable = permission in (g.get("grantable") or [])
+                unit = {
+                    "principal": g["principal"],
+                    "resource": g["resource"],
+                    "permissions": [permission],
+                    "grantable": [permission] if grantable else [],
+                }
+                key = json.dumps(
+                    [g["principal"], g["resource"], permission, grantable],
+                    sort_keys=True,
+                    separators=(",", ":"),
+                )
+                units[key] = unit
+        return list(units.items())
+
+    def hold_grants(self, scope: str, grants: list[dict[str, Any]], request_id: str) -> None:
+        """Record that ``request_id`` relies on ``grants`` (idempotent: a set add)."""
+        for key, _unit in self.grant_units(grants):
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=_to_ddb({"pk": f"GRANTUSE#{scope}", "sk": key}),
+                UpdateExpression="ADD #u :r",
+                ExpressionAttributeNames={"#u": "users"},
+                ExpressionAttributeValues={":r": {"SS": [request_id]}},
+            )
+
+    def release_grants(
+        self, scope: str, grants: list[dict[str, Any]], request_id: str
+    ) -> list[dict[str, Any]]:
+        """Drop ``request_id`` from the users of ``grants``; returns the units no active
+        request uses any more (the ones to revoke). One write per unit, whatever the mesh size.
+
+        A unit never held (granted before the counting existed) is released at once.
+        """
+        free: list[dict[str, Any]] = []
+        for key, unit in self.grant_units(grants):
+            answer = self.ddb.update_item(
+                TableName=self.table,
+                Key=_to_ddb({"pk": f"GRANTUSE#{scope}", "sk": key}),
+                UpdateExpression="DELETE #u :r",
+                ExpressionAttributeNames={"#u": "users"},
+                ExpressionAttributeValues={":r": {"SS": [request_id]}},
+                ReturnValues="ALL_NEW",
+            )
+            if not answer.get("Attributes", {}).get("users"):
+                free.append(unit)
+        return free

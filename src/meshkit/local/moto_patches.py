@@ -10,7 +10,10 @@ Applied by ``LocalMesh.__enter__`` and reverted on exit:
 * an SQS target ARN is delivered to the account it names (moto uses the rule's own account);
 * ``DISABLED`` rules and schedule rules do not match events (moto delivers to both);
 * EventBridge stamps events with the mesh clock, so envelopes follow ``mesh.advance``;
-* botocore's retry back-off is recorded instead of slept: simulated time, not wall time.
+* botocore's retry back-off is recorded instead of slept: simulated time, not wall time;
+* Lake Formation's permission catalog stays consistent when one grant is merged into an
+  existing one and later revoked in part (moto mutates a set member in place, so its hash goes
+  stale and the next revoke raises ``KeyError`` half-way).
 """
 
 from __future__ import annotations
@@ -108,6 +111,36 @@ class _SleepRecorder(SimpleNamespace):
     """Stands in for the ``time`` module inside botocore.endpoint: records retry back-off."""
 
 
+def _patch_lf_catalog(set_attr: Callable[[Any, str, Any], None]) -> None:
+    from moto.lakeformation.models import PermissionCatalog
+
+    def add_permission(catalog: Any, permission: Any) -> None:
+        for existing in list(catalog.permissions):
+            if permission.equal_principal_and_resouce(existing):
+                # Out of the set before the merge changes its hash, back in after.
+                catalog.permissions.discard(existing)
+                existing.merge(permission)
+                existing.permissions.sort()
+                existing.permissions_with_grant_options.sort()
+                catalog.permissions.add(existing)
+                return
+        catalog.permissions.add(permission)
+
+    def remove_permission(catalog: Any, permission: Any) -> None:
+        for existing in list(catalog.permissions):
+            if permission.equal_principal_and_resouce(existing):
+                catalog.permissions.discard(existing)
+                existing.diff(permission)
+                if not existing.is_empty():
+                    existing.permissions.sort()
+                    existing.permissions_with_grant_options.sort()
+                    catalog.permissions.add(existing)
+                return
+
+    set_attr(PermissionCatalog, "add_permission", add_permission)
+    set_attr(PermissionCatalog, "remove_permission", remove_permission)
+
+
 class MotoPatches:
     """The patches above, applied and reverted as a unit (not re-entrant across meshes)."""
 
@@ -194,6 +227,7 @@ class MotoPatches:
         )
         proxy.sleep = record_sleep
         self._set(botocore.endpoint, "time", proxy)
+        _patch_lf_catalog(self._set)
 
     def deliver(self, rule: Any, event: dict[str, Any]) -> None:
         """Send ``event`` to ``rule``'s targets without matching (a schedule firing)."""
