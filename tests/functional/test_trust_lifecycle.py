@@ -174,3 +174,48 @@ def test_revoking_one_of_two_requests_keeps_the_shared_grant(
     with pytest.raises(PermissionError):
         marketing.query(sql)
     assert mesh.dead_letters() == []
+
+
+# -- re-registration -------------------------------------------------------------------------
+_WRITES = ("Put", "Update", "Create", "Delete", "Add", "Grant", "Revoke", "Start", "Batch")
+
+
+def test_identical_reregistration_makes_no_write_call(mesh: LocalMesh) -> None:
+    event = _product(mesh)
+    sales = mesh.domain("sales")
+    sales.put(event)
+    mesh.run_until_idle()
+    before = mesh.product("sales", "orders")
+    again = event.model_copy(update={"correlation_id": None})
+    with mesh.flow("again") as flow:
+        sales.put(again)
+        mesh.run_until_idle()
+    writes = {
+        op: n
+        for op, n in flow.stats.calls_by_operation.items()
+        if op.split(".")[-1].startswith(_WRITES) and op != "events.PutEvents"
+    }
+    # The runtime's idempotency record of the one handler call only (claimed, then completed;
+    # no follow-up event, so no other handler runs): registry, catalog, LF are untouched.
+    assert writes == {"dynamodb.PutItem": 2}, writes
+    assert mesh.product("sales", "orders") == before
+
+
+def test_reregistration_after_a_failed_crawl_crawls_again(mesh: LocalMesh) -> None:
+    sales = mesh.domain("sales")
+    event = _product(mesh, corrupt=True)
+    sales.put(event)
+    mesh.run_until_idle()
+    failed = mesh.product("sales", "orders")
+    assert failed is not None
+    assert failed.last_crawl is not None
+    assert failed.last_crawl.state == "FAILED"
+    sales.upload(
+        "products/orders/orders/part-0.parquet", orders_parquet(date(2026, 11, 1), 10, seed=1)
+    )
+    sales.put(event.model_copy(update={"correlation_id": None}))
+    mesh.run_until_idle()
+    fixed = mesh.product("sales", "orders")
+    assert fixed is not None
+    assert fixed.last_crawl is not None
+    assert fixed.last_crawl.state == "SUCCEEDED"

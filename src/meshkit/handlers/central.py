@@ -240,7 +240,9 @@ def _flag_columns(
 
 
 @onboarding.on(ProductRegistrationRequested)
-def register_product(event: ProductRegistrationRequested, ctx: HandlerContext) -> EventDetail:
+def register_product(
+    event: ProductRegistrationRequested, ctx: HandlerContext
+) -> EventDetail | None:
     reg = Registry(ctx)
     domain = _active_domain(ctx, reg, event.domain)
     outside = [t.location for t in event.tables if not _under(t.location, domain["storage_uri"])]
@@ -356,14 +358,6 @@ def register_product(event: ProductRegistrationRequested, ctx: HandlerContext) -
                     ),
                 )
                 changed.append(name)
-        lake.tag_resource(
-            ctx,
-            lake.table_resource(catalog, database, name),
-            {lake.DOMAIN_TAG: event.domain, lake.PRODUCT_TAG: event.product},
-        )
-    lake.apply_grants(
-        ctx, lake.producer_grants(catalog, database, list(names.values()), domain["account_id"])
-    )
     version = int((existing or {}).get("version", 0))
     tables = [
         {
@@ -379,6 +373,32 @@ def register_product(event: ProductRegistrationRequested, ctx: HandlerContext) -
     # Tables dropped from the product are kept in the catalog; record them as retired.
     retired = sorted(
         {t["central_table"] for t in (existing or {}).get("tables", [])} - set(names.values())
+    )
+    registered = _registered_event(event, domain, catalog, database, names, sharing_mode)
+    if (
+        existing is not None
+        and not changed
+        and existing.get("status") == "ACTIVE"
+        and existing.get("tables") == tables
+        and not retired
+        and existing.get("pii") == event.pii
+        and existing.get("description") == event.description
+        and existing.get("sharing_mode") == sharing_mode
+    ):
+        # An identical re-registration: read, compared, nothing to write. It is also how a
+        # producer retries a crawl: after a failed (or never finished) crawl, every table is
+        # handed to the producer as changed, which starts its crawler again.
+        if (existing.get("last_crawl") or {}).get("state") == "SUCCEEDED":
+            return None
+        return registered.model_copy(update={"changed_tables": sorted(names.values())})
+    for name in names.values():
+        lake.tag_resource(
+            ctx,
+            lake.table_resource(catalog, database, name),
+            {lake.DOMAIN_TAG: event.domain, lake.PRODUCT_TAG: event.product},
+        )
+    lake.apply_grants(
+        ctx, lake.producer_grants(catalog, database, list(names.values()), domain["account_id"])
     )
     try:
         reg.put(
@@ -409,6 +429,17 @@ def register_product(event: ProductRegistrationRequested, ctx: HandlerContext) -
     except ConditionFailed as exc:
         # Another registration of the same product won the race; redelivery re-applies ours.
         raise RuntimeError(f"product {event.domain}.{event.product} changed concurrently") from exc
+    return registered.model_copy(update={"changed_tables": changed})
+
+
+def _registered_event(
+    event: ProductRegistrationRequested,
+    domain: dict[str, Any],
+    catalog: str,
+    database: str,
+    names: dict[str, str],
+    sharing_mode: str,
+) -> ProductRegistered:
     return ProductRegistered(
         domain=event.domain,
         product=event.product,
@@ -420,7 +451,7 @@ def register_product(event: ProductRegistrationRequested, ctx: HandlerContext) -
             for t in event.tables
         ],
         sharing_mode=sharing_mode,
-        changed_tables=changed,
+        changed_tables=[],
         recipients=[domain["account_id"]],
         **event.follow_up(),
     )
