@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from meshkit.events.access import AccessRequested, AccessRevoked
-from meshkit.events.products import ProductRegistrationRequested, TableSpec
+from meshkit.events.access import AccessDecided, AccessRequested, AccessRevoked
+from meshkit.events.products import ProductDeprecated, ProductRegistrationRequested, TableSpec
 from meshkit.local.mesh import LocalMesh
 from meshkit.local.sample_data import daily_revenue_csv, orders_parquet
 
@@ -219,3 +219,31 @@ def test_reregistration_after_a_failed_crawl_crawls_again(mesh: LocalMesh) -> No
     assert fixed is not None
     assert fixed.last_crawl is not None
     assert fixed.last_crawl.state == "SUCCEEDED"
+
+
+# -- deprecation -----------------------------------------------------------------------------
+def test_deprecation_ends_pending_requests_and_keeps_granted_access(mesh: LocalMesh) -> None:
+    sales = mesh.domain("sales")
+    sales.put(_product(mesh))
+    mesh.run_until_idle()
+    granted, pending = _ask(mesh, ["daily"]), _ask(mesh, ["orders"])
+    mesh.run_until_idle()
+    assert _state(mesh, granted) == "APPROVED"
+    assert _state(mesh, pending) == "PENDING"
+    sales.put(ProductDeprecated(domain="sales", product="orders", reason="replaced"))
+    mesh.run_until_idle()
+    record = mesh.request(pending)
+    assert record is not None
+    assert record.state == "DENIED"
+    assert "deprecated" in (record.decision_reason or "")
+    denied = [d for d in mesh.published("AccessDenied") if d["request_id"] == pending]
+    assert len(denied) == 1
+    assert "deprecated" in denied[0]["reason"]
+    # A later decision by the producer is refused, visibly.
+    sales.put(AccessDecided(request_id=pending, approved=True, decided_by="owner"))
+    mesh.run_until_idle()
+    assert _state(mesh, pending) == "DENIED"
+    assert any(e.detail_type == "AccessDecided" and e.status == "rejected" for e in mesh.timeline)
+    # Access granted before the deprecation stays until it is revoked or ends.
+    sql = f"SELECT * FROM {mesh.link_names('sales', 'orders', 'daily')}"
+    assert len(mesh.domain("marketing").query(sql)) == 6

@@ -538,11 +538,11 @@ def crawl_failed(event: ProductCrawlFailed, ctx: HandlerContext) -> None:
 
 
 @onboarding.on(ProductDeprecated)
-def deprecate_product(event: ProductDeprecated, ctx: HandlerContext) -> EventDetail | None:
+def deprecate_product(event: ProductDeprecated, ctx: HandlerContext) -> list[EventDetail]:
     reg = Registry(ctx)
     product = _owned_product(ctx, reg, event.domain, event.product)
     if product.get("status") == "DEPRECATED":
-        return None
+        return []
     reg.update(
         f"PRODUCT#{event.domain}#{event.product}",
         {
@@ -552,6 +552,36 @@ def deprecate_product(event: ProductDeprecated, ctx: HandlerContext) -> EventDet
             "successor": event.successor,
         },
     )
+    # Pending requests end now (the product accepts no new access); granted access is kept
+    # until its own end (the producer revokes it when it should stop at once).
+    out: list[EventDetail] = []
+    reason = f"product {event.domain}.{event.product} is deprecated: {event.reason}"[:256]
+    for r in reg.requests_in_state("PENDING"):
+        if r["producer_domain"] != event.domain or r["product"] != event.product:
+            continue
+        if reg.transition(
+            r["request_id"],
+            expected="PENDING",
+            new="DENIED",
+            changes={
+                "decided_by": "central:deprecation",
+                "decision_reason": reason,
+                "decided_at": iso(ctx.now()),
+            },
+            due=NO_DEADLINE,
+        ):
+            out.append(
+                AccessDenied(
+                    request_id=r["request_id"],
+                    consumer_domain=r["consumer_domain"],
+                    producer_domain=r["producer_domain"],
+                    product=r["product"],
+                    reason=reason,
+                    decided_by="central:deprecation",
+                    recipients=[r["consumer_account"]],
+                    correlation_id=r["correlation_id"],
+                )
+            )
     consumers = sorted(
         {
             r["consumer_account"]
@@ -560,15 +590,18 @@ def deprecate_product(event: ProductDeprecated, ctx: HandlerContext) -> EventDet
         }
     )
     if not consumers:
-        return None
-    return ProductDeprecationNotice(
-        domain=event.domain,
-        product=event.product,
-        reason=event.reason,
-        successor=event.successor,
-        recipients=consumers[:100],
-        **event.follow_up(),
-    )
+        return out
+    return [
+        *out,
+        ProductDeprecationNotice(
+            domain=event.domain,
+            product=event.product,
+            reason=event.reason,
+            successor=event.successor,
+            recipients=consumers[:100],
+            **event.follow_up(),
+        ),
+    ]
 
 
 # -- access --------------------------------------------------------------------------------
