@@ -154,7 +154,7 @@ def test_no_match_means_no_rewrite(spark_file: bytes) -> None:
         ("x.parquet", b"PAR1 truncated", "truncated Parquet"),
         ("x.parquet", b"hello", "named Parquet"),
         ("x.bin", b"\x00\x01", "unknown format"),
-        ("x.jsonl", b'{"a": 1}\nnot json\n', "line 2 is not JSON"),
+        ("x.jsonl", b'{"a": 1}\nnot json 1\n', "line 2 is not JSON"),
         ("x.csv.gz", b"\x1f\x8bnot gzip at all", "corrupt gzip"),
     ],
 )

@@ -269,11 +269,28 @@ def _lines(text: str) -> Iterator[str]:
         start = end + 1
 
 
+def _needles(matcher: Matcher) -> list[str] | None:
+    """Texts one of which a matching record's raw line must contain, or None when a value could
+    be written escaped (quotes, backslashes, non-ASCII) and the shortcut would be unsafe."""
+    needles = {v for g in matcher.groups for values in g.values for v in values}
+    if not needles or any(
+        not v.isascii() or not v.isprintable() or any(c in v for c in '"\\') for v in needles
+    ):
+        return None
+    return sorted(needles)
+
+
 def _filter_jsonl(key: str, text: str, matcher: Matcher) -> tuple[int, int, list[str]]:
     kept: list[str] = []
     rows = removed = 0
+    needles = _needles(matcher)
     for number, line in enumerate(_lines(text), start=1):
         if not line.strip():
+            kept.append(line)
+            continue
+        if needles is not None and not any(n in line for n in needles):
+            # Cannot match: kept without parsing (still counted as a record).
+            rows += 1
             kept.append(line)
             continue
         try:
