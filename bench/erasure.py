@@ -46,7 +46,8 @@ def _parquet_floor(data: bytes) -> None:
 
     pf = pq.ParquetFile(pa.BufferReader(data))
     sink = pa.BufferOutputStream()
-    with pq.ParquetWriter(sink, pf.schema_arrow.remove_metadata(), **parquet_writer_options(pf)) as w:
+    schema = pf.schema_arrow.remove_metadata()
+    with pq.ParquetWriter(sink, schema, **parquet_writer_options(pf)) as w:
         for i in range(pf.metadata.num_row_groups):
             table = pf.read_row_group(i)
             w.write_table(table, row_group_size=table.num_rows)
