@@ -126,3 +126,21 @@ def test_archived_objects_and_unversioned_buckets_are_reported(s3: Any) -> None:
     outcome = purge_object(s3, "plain-bucket-222222222222", "a.jsonl", MATCH)
     assert outcome.status == "unversioned"
     assert "versioning" in outcome.reason
+
+
+def test_scan_finds_counts_and_reports_without_values(s3: Any) -> None:
+    from meshkit.erasure.find import scan_location
+
+    s3.put_object(Bucket=BUCKET, Key="t/a.parquet", Body=spark_like_parquet(1000, customers=20))
+    s3.put_object(Bucket=BUCKET, Key="t/b.csv", Body=customers_csv(100, customers=20, seed=4))
+    s3.put_object(Bucket=BUCKET, Key="t/_SUCCESS", Body=b"")
+    s3.put_object(Bucket=BUCKET, Key="t/c.jsonl", Body=b"{}\n", StorageClass="GLACIER")
+    s3.put_object(Bucket=BUCKET, Key="t/d.parquet", Body=b"PAR1 broken")
+    s3.put_object(Bucket=BUCKET, Key="other/e.csv", Body=customers_csv(100, customers=20))
+    plan = scan_location(s3, f"s3://{BUCKET}/t/", MATCH)
+    assert sorted(o.uri.rsplit("/", 1)[-1] for o in plan.objects) == ["a.parquet", "b.csv"]
+    assert plan.objects_scanned == 3
+    assert plan.archived == [f"s3://{BUCKET}/t/c.jsonl"]
+    assert list(plan.unreadable) == [f"s3://{BUCKET}/t/d.parquet"]
+    assert plan.matching_rows == sum(o.matching_rows for o in plan.objects) > 0
+    assert "customer3" not in repr(plan)
