@@ -101,6 +101,10 @@ class ProductTable(_Record):
     location: str
     pii: bool = False
     pii_columns: list[str] = Field(default_factory=list)
+    subject_columns: dict[str, str] | None = Field(
+        default=None,
+        description="Data-subject identifier -> column, for erasure (docs/erasure.md).",
+    )
     sensitive: bool | None = Field(
         default=None,
         description="The producer's explicit classification; None = not stated.",

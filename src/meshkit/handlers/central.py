@@ -367,6 +367,8 @@ def register_product(
             "pii": event.pii or t.pii,
             "pii_columns": list(t.pii_columns),
             "sensitive": t.sensitive,
+            # Erasure fans out to the tables that declare the request's identifiers.
+            "subject_columns": dict(t.subject_columns) or None,
         }
         for t in event.tables
     ]
