@@ -145,7 +145,7 @@ def central_sharing_statements(scope: Construct) -> list[iam.PolicyStatement]:
     ]
 
 
-def domain_lf_statements() -> list[iam.PolicyStatement]:
+def domain_lf_statements(central_account: str) -> list[iam.PolicyStatement]:
     return [
         iam.PolicyStatement(
             sid="LakeFormationGrants",
@@ -159,8 +159,15 @@ def domain_lf_statements() -> list[iam.PolicyStatement]:
             resources=["*"],
         ),
         iam.PolicyStatement(
-            sid="RamInvitations",
-            actions=["ram:GetResourceShareInvitations", "ram:AcceptResourceShareInvitation"],
+            sid="RamListInvitations",
+            actions=["ram:GetResourceShareInvitations"],
             resources=["*"],
+        ),
+        # Accept only shares that central owns: another account's invitation stays pending.
+        iam.PolicyStatement(
+            sid="RamAcceptCentralInvitations",
+            actions=["ram:AcceptResourceShareInvitation"],
+            resources=["*"],
+            conditions={"StringEquals": {"ram:ShareOwnerAccountId": central_account}},
         ),
     ]

@@ -40,6 +40,22 @@ _MESH = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 #: 45 bytes in the two member statements, so past this many accounts use an organization.
 MAX_ALLOWLIST = 150
 
+#: What the AWS::Events::Rule resource handlers call on a rule (the resource schema's
+#: create/read/update/delete permissions, docs/deploy.md); Enable/DisableRule for state changes.
+RULE_HANDLER_ACTIONS = (
+    "events:PutRule",
+    "events:PutTargets",
+    "events:DescribeRule",
+    "events:DeleteRule",
+    "events:RemoveTargets",
+    "events:ListTargetsByRule",
+    "events:TagResource",
+    "events:UntagResource",
+    "events:ListTagsForResource",
+    "events:EnableRule",
+    "events:DisableRule",
+)
+
 
 def _check_mesh_name(mesh_name: str) -> None:
     if not _MESH.match(mesh_name):
@@ -238,22 +254,27 @@ class CentralGovernance(Construct):
         )
         # Each domain owns its subscription rule on this bus (routing without a central
         # resource per domain); creatorAccount pins every rule to the account that made it.
+        # The actions are what the AWS::Events::Rule resource handlers call (create, read,
+        # update, delete: see docs/deploy.md), plus Enable/DisableRule for state changes.
         rules = f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/"
+        # PutRule only for patterns on meshkit's own sources, PutTargets only towards the
+        # caller's own account. ForAllValues holds when the key is absent, so one statement
+        # carries both conditions for every action (one principal list: the 10 KB policy cap).
         self.bus.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="MembersManageOwnRules",
-                actions=[
-                    "events:PutRule",
-                    "events:PutTargets",
-                    "events:DeleteRule",
-                    "events:RemoveTargets",
-                    "events:DescribeRule",
-                ],
+                actions=list(RULE_HANDLER_ACTIONS),
                 principals=principals,
                 resources=[f"{rules}{self.bus.event_bus_name}/*"],
                 conditions={
                     **org,
                     "StringEqualsIfExists": {"events:creatorAccount": "${aws:PrincipalAccount}"},
+                    "ForAllValues:StringEquals": {"events:source": list(topology.MESH_SOURCES)},
+                    "ForAllValues:ArnLike": {
+                        "events:TargetArn": [
+                            f"arn:{stack.partition}:events:*:${{aws:PrincipalAccount}}:*"
+                        ]
+                    },
                 },
             )
         )

@@ -109,6 +109,8 @@ def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> 
             DatabaseInput={
                 "Name": database,
                 "Description": event.description or f"Data products of domain {event.domain}",
+                # No IAMAllowedPrincipals default grant: Lake Formation alone decides access.
+                "CreateTableDefaultPermissions": [],
                 "Parameters": {
                     "data_owner": event.account_id,
                     "data_owner_name": event.domain,
