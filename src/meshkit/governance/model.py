@@ -40,6 +40,7 @@ Permission = Literal[
     "CREATE_TABLE",
 ]
 
+_ALL_IMPLIES = {"SELECT", "ALTER", "DROP", "DELETE", "INSERT", "DESCRIBE", "CREATE_TABLE"}
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -132,7 +133,8 @@ class Rule(_Strict):
             )
         if self.processing_record is not None and not self.pii:
             raise ValueError("a processing_record belongs to a rule with pii: true")
-        missing = sorted(set(self.grant_option) - set(self.permissions))
+        implied = _ALL_IMPLIES if "ALL" in self.permissions else set()
+        missing = sorted(set(self.grant_option) - set(self.permissions) - implied)
         if missing:
             raise ValueError(f"grant_option names permissions the rule does not grant: {missing}")
         if self.row_filter is not None and self.lf_tags is not None:

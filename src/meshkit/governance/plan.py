@@ -166,5 +166,36 @@ def compute(desired: Desired, actual: State) -> Plan:
                 tuple(sorted(del_p)),
                 tuple(sorted(del_g | (have_g & del_p))),
             )
-            (plan.revokes if principal in desired.repair else plan.reported).append(change)
+            superseded = _covered(desired.state, principal, resource, del_p)
+            managed = principal in desired.repair or superseded
+            (plan.revokes if managed else plan.reported).append(change)
     return plan
+
+
+def _covered(state: State, principal: str, resource: Resource, permissions: frozenset[str]) -> bool:
+    """Whether the desired grants already give everything ``permissions`` on ``resource`` give.
+
+    Such an extra grant is a stale shape of the file's own grant (a column list before a new
+    column appeared): revoking it changes no access, so it is revoked for every persona.
+    """
+    from meshkit.governance.grants import Resource as R
+
+    if resource.kind != "columns" or resource.excluded or permissions - {"SELECT"}:
+        return False
+    reads = {"SELECT", "ALL"}
+    table = R("table", resource.catalog, database=resource.database, table=resource.table)
+    wildcard = R("table_wildcard", resource.catalog, database=resource.database)
+    for candidate in (table, wildcard):
+        held = state.get((principal, candidate))
+        if held is not None and held.permissions & reads:
+            return True
+    for (who, other), held in state.items():
+        if who != principal or other.kind != "columns" or "SELECT" not in held.permissions:
+            continue
+        if (other.database, other.table) != (resource.database, resource.table):
+            continue
+        if other.excluded and not set(other.columns) & set(resource.columns):
+            return True
+        if not other.excluded and set(resource.columns) <= set(other.columns):
+            return True
+    return False
