@@ -131,13 +131,15 @@ def compute(desired: Desired, actual: State) -> Plan:
     """
     plan = Plan(refused=list(desired.refused))
     empty_perms: frozenset[str] = frozenset()
-    for key in sorted(set(desired.state) | set(actual)):
+    for key in set(desired.state) | set(actual):
         principal, resource = key
         if principal not in desired.persona_of:
             continue
         persona = desired.persona_of[principal]
         want = desired.state.get(key)
         have = actual.get(key)
+        if want == have:
+            continue
         want_p, want_g = (want.permissions, want.grantable) if want else (empty_perms, empty_perms)
         have_p, have_g = (have.permissions, have.grantable) if have else (empty_perms, empty_perms)
         add_g = want_g - have_g
@@ -169,7 +171,26 @@ def compute(desired: Desired, actual: State) -> Plan:
             superseded = _covered(desired.state, principal, resource, del_p)
             managed = principal in desired.repair or superseded
             (plan.revokes if managed else plan.reported).append(change)
+    # Stable order for review, sorted once over the changes rather than over every grant.
+    for items in (plan.grants, plan.revokes, plan.reported):
+        items.sort(key=_order)
     return plan
+
+
+def _order(change: Change) -> tuple[Any, ...]:
+    r = change.resource
+    return (
+        change.persona,
+        change.principal,
+        r.kind,
+        r.database,
+        r.table,
+        r.columns,
+        r.name,
+        r.resource_type,
+        r.expression,
+        change.action,
+    )
 
 
 def _covered(state: State, principal: str, resource: Resource, permissions: frozenset[str]) -> bool:

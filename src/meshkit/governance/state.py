@@ -8,6 +8,9 @@ derive, grants to IAM_ALLOWED_PRINCIPALS, and the data lake administrators' impl
 
 from __future__ import annotations
 
+import fnmatch
+import functools
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +65,14 @@ class Catalog:
 
     @property
     def databases(self) -> list[str]:
-        return sorted({t.database for t in self.tables})
+        return sorted(self.by_database)
+
+    @functools.cached_property
+    def by_database(self) -> dict[str, list[TableInfo]]:
+        out: dict[str, list[TableInfo]] = {}
+        for table in self.tables:
+            out.setdefault(table.database, []).append(table)
+        return out
 
 
 @dataclass(frozen=True, order=True)
@@ -147,16 +157,32 @@ def _rule_grants(
                     grantable & table_perms,
                 )
         return
-    for table in catalog.tables:
-        if not rule.matches_table(table.database, table.name, table.tags):
+    if rule.lf_tags is not None:
+        candidates = catalog.tables
+        matches = rule.matches_table
+    else:
+        candidates = [
+            t for db in catalog.databases if _db_matches(rule, db) for t in catalog.by_database[db]
+        ]
+        names = _pattern(tuple(rule.tables))
+
+        def matches(database: str, table: str, tags: dict[str, list[str]]) -> bool:
+            return names.match(table) is not None
+
+    for table in candidates:
+        if not matches(table.database, table.name, table.tags):
             continue
         yield from _table_grants(rule, table, account, table_perms, grantable, persona, refused)
 
 
-def _db_matches(rule: Rule, database: str) -> bool:
-    import fnmatch
+@functools.lru_cache(maxsize=1024)
+def _pattern(globs: tuple[str, ...]) -> re.Pattern[str]:
+    """One compiled regular expression for a rule's table globs (fnmatch, case-sensitive)."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs))
 
-    return rule.database is not None and fnmatch.fnmatchcase(database, rule.database)
+
+def _db_matches(rule: Rule, database: str) -> bool:
+    return rule.database is not None and _pattern((rule.database,)).match(database) is not None
 
 
 def _table_grants(
