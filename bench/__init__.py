@@ -12,5 +12,6 @@ MODULES: tuple[str, ...] = (
     "bench.import_time",
     "bench.flows",
     "bench.synth",
+    "bench.erasure",
     "bench.permissions",
 )

@@ -1,4 +1,4 @@
-"""What ships to Lambda imports without aws_cdk, moto, duckdb and pyarrow installed."""
+"""What ships to Lambda (erasure included) imports without aws_cdk, moto, duckdb and pyarrow."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent(
     sys.meta_path.insert(0, Block())
 
     imported = []
-    for package in ("meshkit.events", "meshkit.runtime", "meshkit.handlers"):
+    for package in ("meshkit.events", "meshkit.runtime", "meshkit.handlers", "meshkit.erasure"):
         module = importlib.import_module(package)
         imported.append(package)
         for info in pkgutil.walk_packages(module.__path__, package + "."):
@@ -56,6 +56,7 @@ def test_lambda_code_imports_without_heavy_dependencies() -> None:
     assert "meshkit.runtime.router" in imported
     assert "meshkit.runtime.lambda_entry" in imported
     assert "meshkit.topology" in imported
+    assert "meshkit.erasure.objects" in imported
 
 
 def test_the_blocker_really_blocks() -> None:

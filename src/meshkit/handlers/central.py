@@ -372,6 +372,8 @@ def register_product(event: ProductRegistrationRequested, ctx: HandlerContext) -
             "location": t.location,
             "pii": event.pii or t.pii,
             "pii_columns": list(t.pii_columns),
+            # Erasure fans out to the tables that declare the request's identifiers.
+            "subject_columns": dict(t.subject_columns) or None,
         }
         for t in event.tables
     ]
