@@ -118,19 +118,29 @@ def _inherit(
 @permissions.on(ProductSchemaUpdated)
 def inherit_schema(event: ProductSchemaUpdated, ctx: HandlerContext) -> list[EventDetail]:
     """New tables and columns of a product get the personas' grants within this event."""
-    from meshkit.handlers.central import _owned_product
     from meshkit.handlers.registry import Registry
 
-    product = _owned_product(ctx, Registry(ctx), event.domain, event.product)
-    database = str(product["central_database"])
+    reg = Registry(ctx)
+    domain = reg.domain_record(event.domain)
+    if domain is None or not domain.active:
+        raise RejectEvent(f"domain {event.domain!r} is not registered", kind="state")
+    if domain.account_id != ctx.sender_account:
+        raise RejectEvent(
+            f"account {ctx.sender_account} may not act for domain {event.domain!r} "
+            f"(owned by {domain.account_id})"
+        )
+    product = reg.product_record(event.domain, event.product)
+    if product is None:
+        raise RejectEvent(f"product {event.domain}.{event.product} is not registered", kind="state")
+    database = product.central_database
     pii: dict[str, set[str]] = {}
-    for spec in product.get("tables", []):
-        columns = set(spec.get("pii_columns") or [])
-        if spec.get("pii") or product.get("pii"):
+    for spec in product.tables:
+        columns = set(spec.pii_columns)
+        if spec.pii or product.pii:
             columns |= {
-                c.name for t in event.tables if t.name == spec["central_table"] for c in t.columns
+                c.name for t in event.tables if t.name == spec.central_table for c in t.columns
             }
-        pii[str(spec["central_table"])] = columns
+        pii[spec.central_table] = columns
     return _inherit(ctx, database, {t.name for t in event.tables}, pii)
 
 
