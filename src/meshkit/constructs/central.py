@@ -81,6 +81,12 @@ class CentralGovernance(Construct):
         "(`aws:PrincipalOrgPaths`, e.g. `o-xxx/r-xxx/ou-xxx/*`).",
         "member_accounts": "Explicit allowlist of domain accounts (at most "
         f"{MAX_ALLOWLIST}: bus policies are capped at 10 KB; use an organization beyond).",
+        "organization_management_account": "Read AWS Organizations (membership and OU paths) "
+        "by assuming `organization_reader_role_name` in this account; by default central calls "
+        "Organizations itself, as a delegated administrator (docs/silos.md).",
+        "organization_reader_role_name": "The reader role in the management account.",
+        "membership_cache": "How long central trusts one account's membership answer "
+        "(default 5 minutes): an account moved out of the OUs is refused at most this late.",
         "archive_retention": "How long the archive of every mesh event is kept (for replays).",
         "removal_policy": "What happens to the registry table and the key on stack deletion.",
         "handler_settings": "Extra policy settings for the central handlers "
@@ -97,6 +103,9 @@ class CentralGovernance(Construct):
         organization_id: str | None = None,
         organization_paths: Sequence[str] = (),
         member_accounts: Sequence[str] = (),
+        organization_management_account: str | None = None,
+        organization_reader_role_name: str = "meshkit-organization-reader",
+        membership_cache: Duration | None = None,
         archive_retention: Duration | None = None,
         alarm_topic: sns.ITopic | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
@@ -151,6 +160,17 @@ class CentralGovernance(Construct):
         settings: dict[str, Any] = dict(handler_settings or {})
         if organization_id:
             settings["organization_id"] = organization_id
+            settings["organization_paths"] = list(organization_paths)
+            settings["organization_cache_seconds"] = int(
+                (membership_cache or Duration.minutes(5)).to_seconds()
+            )
+            if organization_management_account:
+                settings["organization_management_account"] = organization_management_account
+        elif organization_management_account:
+            raise ValueError(
+                "organization_management_account is where central reads AWS Organizations: "
+                "it needs organization_id"
+            )
         if member_accounts:
             settings["member_accounts"] = list(member_accounts)
         environment = {
@@ -165,6 +185,8 @@ class CentralGovernance(Construct):
             "MESHKIT_IDEMPOTENCY_TABLE": self.idempotency.table_name,
             "MESHKIT_SETTINGS": json.dumps(settings, sort_keys=True),
         }
+        if organization_id and organization_management_account:
+            environment["MESHKIT_CROSS_ACCOUNT_ROLE"] = organization_reader_role_name
         self.handlers: dict[str, MeshHandler] = {}
         for group in topology.groups_for("central"):
             handler = MeshHandler(
@@ -188,6 +210,19 @@ class CentralGovernance(Construct):
                     schedule=topology.SWEEP_SCHEDULE,
                 )
             self._grant_central(handler)
+            if organization_id:
+                membership = _iam.membership_statements(
+                    self,
+                    organization_id=organization_id,
+                    management_account=organization_management_account,
+                    reader_role_name=organization_reader_role_name,
+                )
+                handler.add_to_role_policy(*membership)
+                _nag.acknowledge_resources(
+                    handler.role,
+                    [r for st in membership for r in st.resources if r.endswith("/*")],
+                    "org-members",
+                )
             self.handlers[group.name] = handler
 
         self.data_lake_settings: lakeformation.CfnDataLakeSettings | None = None
