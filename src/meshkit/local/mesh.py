@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     import boto3
 
+    from meshkit.local.organization import LocalOrganization
     from meshkit.registry import DomainRecord, ProductRecord, RegistryReader, RequestRecord
     from meshkit.runtime.router import Outcome
 
@@ -603,6 +604,29 @@ class LocalMesh:
         what an organisation or an explicit allowlist does in the cloud."""
         if account not in self._member_accounts:
             self._member_accounts.append(account)
+
+    def use_organization(
+        self,
+        org: LocalOrganization,
+        *,
+        paths: Sequence[str] = (),
+        cache_seconds: int | None = None,
+    ) -> None:
+        """Let ``org`` decide membership at central, as ``CentralGovernance(organization_id=...,
+        organization_paths=...)`` does: central then reads Organizations (from the management
+        account) instead of the allowlist ``add_domain`` keeps."""
+        extra: dict[str, Any] = {
+            "organization_id": org.id,
+            "organization_paths": list(paths),
+            "organization_management_account": org.management_account,
+        }
+        if cache_seconds is not None:
+            extra["organization_cache_seconds"] = cache_seconds
+        self.settings.update(extra)
+        # Deployed central runtimes hold these very dicts (built by _central_config) and read
+        # them per event, as a Lambda reads its environment on a new deployment.
+        for config in self.central.configs.values():
+            config.settings.update(extra)  # type: ignore[attr-defined]
 
     def central_resources(self) -> dict[str, int]:
         """How many rules, queues and tables the central account holds (for scale checks)."""
