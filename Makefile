@@ -10,10 +10,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: demo test lint typecheck unit bench schemas docs constructs synth clean install
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,local,cdk]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,local,cdk]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -8,4 +8,10 @@ checked). Add a module by listing it in ``MODULES``.
 from __future__ import annotations
 
 #: Benchmark modules, in the order their rows are printed; missing ones are skipped.
-MODULES: tuple[str, ...] = ("bench.import_time", "bench.flows", "bench.synth")
+MODULES: tuple[str, ...] = (
+    "bench.import_time",
+    "bench.flows",
+    "bench.synth",
+    "bench.erasure",
+    "bench.permissions",
+)

@@ -168,6 +168,10 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run every mesh flow in a local mesh (moto)")
     demo.add_argument("--json", action="store_true", help="print the result as JSON")
     demo.set_defaults(run=cmd_demo)
+
+    from meshkit.governance.cli import register as register_permissions
+
+    register_permissions(commands, CliError)
     return parser
 
 

@@ -10,6 +10,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from meshkit import topology
+from meshkit.constructs.central import RULE_HANDLER_ACTIONS
 from meshkit.runtime.tables import TTL_ATTRIBUTE
 
 CENTRAL_ACCOUNT = "111111111111"
@@ -149,6 +150,16 @@ def test_central_rules_equal_topology(central: dict[str, Any]) -> None:
     assert "EventBusName" not in schedules[0]  # the default bus
 
 
+def _rule_handler_permissions() -> list[str]:
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::Events::Rule")
+    handlers = schema.schema["handlers"]
+    actions = {a for h in handlers.values() for a in h["permissions"]}
+    # iam:PassRole is the caller's own role (no bus policy), ListRules is not rule-scoped.
+    return sorted(a for a in actions if a.startswith("events:") and a != "events:ListRules")
+
+
 def test_central_bus_policy_members_and_own_rules(central: dict[str, Any]) -> None:
     statements = {
         p["Properties"]["StatementId"]: p["Properties"]["Statement"]
@@ -158,18 +169,17 @@ def test_central_bus_policy_members_and_own_rules(central: dict[str, Any]) -> No
     assert put["Action"] == "events:PutEvents"
     assert DOMAIN_ACCOUNT in json.dumps(put["Principal"])
     rules = statements["cdk-MembersManageOwnRules"]
-    assert sorted(rules["Action"]) == sorted(
-        [
-            "events:PutRule",
-            "events:PutTargets",
-            "events:DeleteRule",
-            "events:RemoveTargets",
-            "events:DescribeRule",
-        ]
-    )
+    # Everything the AWS::Events::Rule resource handlers call (cfn-lint's resource schema).
+    assert sorted(rules["Action"]) == sorted(RULE_HANDLER_ACTIONS)
+    assert set(_rule_handler_permissions()) <= set(rules["Action"])
     assert rules["Condition"]["StringEqualsIfExists"] == {
         "events:creatorAccount": "${aws:PrincipalAccount}"
     }
+    assert rules["Condition"]["ForAllValues:StringEquals"] == {
+        "events:source": list(topology.MESH_SOURCES)
+    }
+    target = json.dumps(rules["Condition"]["ForAllValues:ArnLike"]["events:TargetArn"])
+    assert ":${aws:PrincipalAccount}:*" in target
     assert len(statements) == 2
 
 
@@ -281,3 +291,37 @@ def test_crawler_permissions_scoped_to_domain_prefix(domain: dict[str, Any]) -> 
     assert "crawler/demo-sales-*" in text
     assert '"iam:PassRole"' in text
     assert "glue.amazonaws.com" in text
+
+
+def test_events_principals_carry_source_account(
+    central: dict[str, Any], domain: dict[str, Any]
+) -> None:
+    """Confused deputy: EventBridge may use a queue, key or forward role only for this account."""
+    for template, account in ((central, CENTRAL_ACCOUNT), (domain, DOMAIN_ACCOUNT)):
+        for kind in ("AWS::SQS::QueuePolicy", "AWS::KMS::Key"):
+            for res in _of_type(template, kind).values():
+                doc = res["Properties"].get("PolicyDocument") or res["Properties"]["KeyPolicy"]
+                for st in doc["Statement"]:
+                    if "events.amazonaws.com" in json.dumps(st.get("Principal", {})):
+                        assert st["Condition"]["StringEquals"]["aws:SourceAccount"] == account
+    forward = [
+        r
+        for k, r in _of_type(domain, "AWS::IAM::Role").items()
+        if k.startswith("DomainForwardRole")
+    ]
+    assert len(forward) == 1
+    st = forward[0]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert st["Condition"]["StringEquals"]["aws:SourceAccount"] == DOMAIN_ACCOUNT
+
+
+def test_ram_accept_only_central_invitations(domain: dict[str, Any]) -> None:
+    statements = [
+        st
+        for p in _of_type(domain, "AWS::IAM::Policy").values()
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+        if "ram:AcceptResourceShareInvitation" in json.dumps(st["Action"])
+    ]
+    assert statements
+    for st in statements:
+        assert st["Action"] == "ram:AcceptResourceShareInvitation"
+        assert st["Condition"] == {"StringEquals": {"ram:ShareOwnerAccountId": CENTRAL_ACCOUNT}}

@@ -48,6 +48,7 @@ def test_central_rejects(props: dict[str, Any], message: str) -> None:
         ({"sharing_mode": "both"}, "sharing_mode"),
         ({"data_prefix": "/abs/"}, "data_prefix"),
         ({"data_prefix": "no-slash"}, "data_prefix"),
+        ({"central_region": "us-east-1"}, "cross-region"),
     ],
 )
 def test_domain_rejects(props: dict[str, Any], message: str) -> None:

@@ -16,6 +16,7 @@ REQUIRED_FLOWS = {
     "access_pii_approved",
     "access_auto_granted",
     "revocation",
+    "permissions",
 }
 
 
@@ -37,4 +38,6 @@ def test_demo_json_reports_every_flow_and_query(capsys: pytest.CaptureFixture[st
         ("finance", True, True),  # non-sensitive product, granted at once
         ("finance", False, False),  # PII product without a grant
         ("marketing", False, False),  # after revocation
+        ("central", True, True),  # a table inherited by the analyst persona in one event
+        ("central", False, False),  # the PII column the analyst persona may not read
     ]

@@ -1,4 +1,4 @@
-"""What ships to Lambda imports without aws_cdk, moto, duckdb and pyarrow installed."""
+"""What ships to Lambda (erasure, governance too) imports without aws_cdk, moto, duckdb, pyarrow."""
 
 from __future__ import annotations
 
@@ -23,7 +23,13 @@ SCRIPT = textwrap.dedent(
     sys.meta_path.insert(0, Block())
 
     imported = []
-    for package in ("meshkit.events", "meshkit.runtime", "meshkit.handlers"):
+    for package in (
+        "meshkit.events",
+        "meshkit.runtime",
+        "meshkit.handlers",
+        "meshkit.erasure",
+        "meshkit.governance",
+    ):
         module = importlib.import_module(package)
         imported.append(package)
         for info in pkgutil.walk_packages(module.__path__, package + "."):
@@ -56,6 +62,8 @@ def test_lambda_code_imports_without_heavy_dependencies() -> None:
     assert "meshkit.runtime.router" in imported
     assert "meshkit.runtime.lambda_entry" in imported
     assert "meshkit.topology" in imported
+    assert "meshkit.erasure.objects" in imported
+    assert "meshkit.governance.handlers" in imported
 
 
 def test_the_blocker_really_blocks() -> None:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -169,9 +169,7 @@ def add_queue_rule(
         state="ENABLED",
         targets=[events.CfnRule.TargetProperty(arn=queue.queue_arn, id="Queue")],
     )
-    principal = iam.ServicePrincipal(
-        "events.amazonaws.com", conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}}
-    )
+    principal = events_principal(scope, source_arn=rule.attr_arn)
     queue.add_to_resource_policy(
         iam.PolicyStatement(
             actions=["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
@@ -180,8 +178,17 @@ def add_queue_rule(
         )
     )
     # EventBridge must encrypt what it sends to a KMS-encrypted queue.
-    key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey")
+    key.grant(events_principal(scope), "kms:Decrypt", "kms:GenerateDataKey")
     return rule
+
+
+def events_principal(scope: Construct, *, source_arn: str | None = None) -> iam.IPrincipal:
+    """EventBridge acting for this stack's account only (confused-deputy guard):
+    ``aws:SourceAccount`` always, ``aws:SourceArn`` when the one rule is known."""
+    conditions: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": Stack.of(scope).account}}
+    if source_arn is not None:
+        conditions["ArnEquals"] = {"aws:SourceArn": source_arn}
+    return iam.ServicePrincipal("events.amazonaws.com", conditions=conditions)
 
 
 def pattern_json(pattern: Mapping[str, Any]) -> str:

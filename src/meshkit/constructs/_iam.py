@@ -145,7 +145,41 @@ def central_sharing_statements(scope: Construct) -> list[iam.PolicyStatement]:
     ]
 
 
-def domain_lf_statements() -> list[iam.PolicyStatement]:
+def membership_statements(
+    scope: Construct,
+    *,
+    organization_id: str,
+    management_account: str | None,
+    reader_role_name: str,
+) -> list[iam.PolicyStatement]:
+    """What central's membership check (meshkit.handlers.membership) calls: DescribeAccount and
+    ListParents on the organisation's accounts and OUs, as a delegated administrator, or through
+    a reader role in the management account."""
+    stack = Stack.of(scope)
+    if management_account:
+        return [
+            iam.PolicyStatement(
+                sid="AssumeOrganizationReader",
+                actions=["sts:AssumeRole"],
+                resources=[
+                    f"arn:{stack.partition}:iam::{management_account}:role/{reader_role_name}"
+                ],
+            )
+        ]
+    org_arn = f"arn:{stack.partition}:organizations::*"
+    return [
+        iam.PolicyStatement(
+            sid="OrganizationMembershipRead",
+            actions=["organizations:DescribeAccount", "organizations:ListParents"],
+            resources=[
+                f"{org_arn}:account/{organization_id}/*",
+                f"{org_arn}:ou/{organization_id}/*",
+            ],
+        )
+    ]
+
+
+def domain_lf_statements(central_account: str) -> list[iam.PolicyStatement]:
     return [
         iam.PolicyStatement(
             sid="LakeFormationGrants",
@@ -159,8 +193,15 @@ def domain_lf_statements() -> list[iam.PolicyStatement]:
             resources=["*"],
         ),
         iam.PolicyStatement(
-            sid="RamInvitations",
-            actions=["ram:GetResourceShareInvitations", "ram:AcceptResourceShareInvitation"],
+            sid="RamListInvitations",
+            actions=["ram:GetResourceShareInvitations"],
             resources=["*"],
+        ),
+        # Accept only shares that central owns: another account's invitation stays pending.
+        iam.PolicyStatement(
+            sid="RamAcceptCentralInvitations",
+            actions=["ram:AcceptResourceShareInvitation"],
+            resources=["*"],
+            conditions={"StringEquals": {"ram:ShareOwnerAccountId": central_account}},
         ),
     ]

@@ -29,6 +29,8 @@ REASONS: dict[str, str] = {
     "<mesh>-<domain>-<product>; scoped to this domain's name prefix.",
     "glue-logs": "Glue crawlers write to the fixed log group /aws-glue/crawlers with one "
     "stream per run, named by Glue; scoped to that log group.",
+    "org-members": "Accounts and OUs join the organisation at run time (that is the point of "
+    "OU membership); scoped to this one organisation's accounts and OUs.",
     "runtime": "The public Powertools layer, which brings pydantic without Docker bundling, is "
     "published per Python version; the default runtime is the newest Python with a "
     "documented Powertools v3 layer (the runtime and layer version are props).",

@@ -40,6 +40,22 @@ _MESH = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 #: 45 bytes in the two member statements, so past this many accounts use an organization.
 MAX_ALLOWLIST = 150
 
+#: What the AWS::Events::Rule resource handlers call on a rule (the resource schema's
+#: create/read/update/delete permissions, docs/deploy.md); Enable/DisableRule for state changes.
+RULE_HANDLER_ACTIONS = (
+    "events:PutRule",
+    "events:PutTargets",
+    "events:DescribeRule",
+    "events:DeleteRule",
+    "events:RemoveTargets",
+    "events:ListTargetsByRule",
+    "events:TagResource",
+    "events:UntagResource",
+    "events:ListTagsForResource",
+    "events:EnableRule",
+    "events:DisableRule",
+)
+
 
 def _check_mesh_name(mesh_name: str) -> None:
     if not _MESH.match(mesh_name):
@@ -65,6 +81,12 @@ class CentralGovernance(Construct):
         "(`aws:PrincipalOrgPaths`, e.g. `o-xxx/r-xxx/ou-xxx/*`).",
         "member_accounts": "Explicit allowlist of domain accounts (at most "
         f"{MAX_ALLOWLIST}: bus policies are capped at 10 KB; use an organization beyond).",
+        "organization_management_account": "Read AWS Organizations (membership and OU paths) "
+        "by assuming `organization_reader_role_name` in this account; by default central calls "
+        "Organizations itself, as a delegated administrator (docs/silos.md).",
+        "organization_reader_role_name": "The reader role in the management account.",
+        "membership_cache": "How long central trusts one account's membership answer "
+        "(default 5 minutes): an account moved out of the OUs is refused at most this late.",
         "archive_retention": "How long the archive of every mesh event is kept (for replays).",
         "removal_policy": "What happens to the registry table and the key on stack deletion.",
         "handler_settings": "Extra policy settings for the central handlers "
@@ -81,6 +103,9 @@ class CentralGovernance(Construct):
         organization_id: str | None = None,
         organization_paths: Sequence[str] = (),
         member_accounts: Sequence[str] = (),
+        organization_management_account: str | None = None,
+        organization_reader_role_name: str = "meshkit-organization-reader",
+        membership_cache: Duration | None = None,
         archive_retention: Duration | None = None,
         alarm_topic: sns.ITopic | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
@@ -135,6 +160,17 @@ class CentralGovernance(Construct):
         settings: dict[str, Any] = dict(handler_settings or {})
         if organization_id:
             settings["organization_id"] = organization_id
+            settings["organization_paths"] = list(organization_paths)
+            settings["organization_cache_seconds"] = int(
+                (membership_cache or Duration.minutes(5)).to_seconds()
+            )
+            if organization_management_account:
+                settings["organization_management_account"] = organization_management_account
+        elif organization_management_account:
+            raise ValueError(
+                "organization_management_account is where central reads AWS Organizations: "
+                "it needs organization_id"
+            )
         if member_accounts:
             settings["member_accounts"] = list(member_accounts)
         environment = {
@@ -149,6 +185,8 @@ class CentralGovernance(Construct):
             "MESHKIT_IDEMPOTENCY_TABLE": self.idempotency.table_name,
             "MESHKIT_SETTINGS": json.dumps(settings, sort_keys=True),
         }
+        if organization_id and organization_management_account:
+            environment["MESHKIT_CROSS_ACCOUNT_ROLE"] = organization_reader_role_name
         self.handlers: dict[str, MeshHandler] = {}
         for group in topology.groups_for("central"):
             handler = MeshHandler(
@@ -172,6 +210,19 @@ class CentralGovernance(Construct):
                     schedule=topology.SWEEP_SCHEDULE,
                 )
             self._grant_central(handler)
+            if organization_id:
+                membership = _iam.membership_statements(
+                    self,
+                    organization_id=organization_id,
+                    management_account=organization_management_account,
+                    reader_role_name=organization_reader_role_name,
+                )
+                handler.add_to_role_policy(*membership)
+                _nag.acknowledge_resources(
+                    handler.role,
+                    [r for st in membership for r in st.resources if r.endswith("/*")],
+                    "org-members",
+                )
             self.handlers[group.name] = handler
 
         self.data_lake_settings: lakeformation.CfnDataLakeSettings | None = None
@@ -238,22 +289,27 @@ class CentralGovernance(Construct):
         )
         # Each domain owns its subscription rule on this bus (routing without a central
         # resource per domain); creatorAccount pins every rule to the account that made it.
+        # The actions are what the AWS::Events::Rule resource handlers call (create, read,
+        # update, delete: see docs/deploy.md), plus Enable/DisableRule for state changes.
         rules = f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/"
+        # PutRule only for patterns on meshkit's own sources, PutTargets only towards the
+        # caller's own account. ForAllValues holds when the key is absent, so one statement
+        # carries both conditions for every action (one principal list: the 10 KB policy cap).
         self.bus.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="MembersManageOwnRules",
-                actions=[
-                    "events:PutRule",
-                    "events:PutTargets",
-                    "events:DeleteRule",
-                    "events:RemoveTargets",
-                    "events:DescribeRule",
-                ],
+                actions=list(RULE_HANDLER_ACTIONS),
                 principals=principals,
                 resources=[f"{rules}{self.bus.event_bus_name}/*"],
                 conditions={
                     **org,
                     "StringEqualsIfExists": {"events:creatorAccount": "${aws:PrincipalAccount}"},
+                    "ForAllValues:StringEquals": {"events:source": list(topology.MESH_SOURCES)},
+                    "ForAllValues:ArnLike": {
+                        "events:TargetArn": [
+                            f"arn:{stack.partition}:events:*:${{aws:PrincipalAccount}}:*"
+                        ]
+                    },
                 },
             )
         )

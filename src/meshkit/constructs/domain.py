@@ -25,6 +25,7 @@ from meshkit.constructs._handlers import (
     HandlerOptions,
     MeshHandler,
     drop_role_dependency,
+    events_principal,
 )
 from meshkit.constructs._handlers import attach_custom_handler as _attach
 from meshkit.constructs.central import _check_mesh_name, _construct_id
@@ -122,6 +123,15 @@ class DataDomain(Construct):
         if not data_prefix.endswith("/") or data_prefix.startswith("/"):
             raise ValueError(f"data_prefix={data_prefix!r}: a relative prefix ending in '/'")
         stack = Stack.of(self)
+        if central_region is not None and central_region != stack.region:
+            # The subscription rule lives on the central bus in central's account: EventBridge
+            # does not let a rule in one account and region deliver to a bus of another account
+            # in another region (docs/deploy.md), so the mesh would silently miss events.
+            raise ValueError(
+                f"central_region={central_region!r} differs from this stack's region "
+                f"{stack.region!r}: a cross-account, cross-region subscription rule cannot "
+                "deliver; deploy the domain in the central bus's region"
+            )
         self.mesh_name = mesh_name
         self.domain_name = domain_name
         self.central_account = central_account
@@ -384,7 +394,7 @@ class DataDomain(Construct):
         to_central = iam.Role(
             self,
             "ForwardRole",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            assumed_by=events_principal(self),
             description="EventBridge puts this domain's events on the central bus",
         )
         to_central.add_to_policy(
@@ -406,6 +416,8 @@ class DataDomain(Construct):
         to_domain = iam.Role(
             self,
             "SubscriptionRole",
+            # No aws:SourceAccount here: the rule lives in central's account while this stack
+            # creates it; which account EventBridge reports is to confirm (docs/deploy.md).
             assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
             description="EventBridge puts central's events for this account on the domain bus",
         )
@@ -536,7 +548,7 @@ class DataDomain(Construct):
                 actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables"],
                 resources=_iam.catalog_arns(self, self.central_account),
             ),
-            *_iam.domain_lf_statements(),
+            *_iam.domain_lf_statements(self.central_account),
         )
         _nag.acknowledge_resources(role, [f"{self.state.table_arn}/index/*"], "ddb-index")
         _nag.acknowledge_resources(

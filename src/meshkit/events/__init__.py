@@ -68,6 +68,8 @@ _EXPORTS: dict[str, str] = {
     "ErasurePlanned": "erasure",
     "ErasureApproved": "erasure",
     "ErasureCompleted": "erasure",
+    "ErasureCancelled": "erasure",
+    "ErasureFailed": "erasure",
     # publication
     "ProductPublished": "publication",
     # operations

@@ -11,9 +11,16 @@ from typing import ClassVar
 from pydantic import Field
 
 from meshkit.events.base import MeshEvent
-from meshkit.events.types import DomainName, ProductName, S3Uri, ShortText
+from meshkit.events.types import DomainName, LongText, ProductName, S3Uri, ShortText
 
-__all__ = ["ErasureApproved", "ErasureCompleted", "ErasurePlanned", "ErasureRequested"]
+__all__ = [
+    "ErasureApproved",
+    "ErasureCancelled",
+    "ErasureCompleted",
+    "ErasureFailed",
+    "ErasurePlanned",
+    "ErasureRequested",
+]
 
 SOURCE = "meshkit.erasure"
 
@@ -76,3 +83,35 @@ class ErasureCompleted(MeshEvent):
     objects_rewritten: int = Field(ge=0, description="Objects rewritten.")
     rows_removed: int = Field(ge=0, description="Rows removed.")
     verified: bool = Field(description="A re-scan found no remaining row of the subject.")
+
+
+class ErasureCancelled(MeshEvent):
+    """The erasure is cancelled: a plan not yet applied is dropped; a running purge stops
+    between objects, every object staying either fully old or fully new."""
+
+    SOURCE: ClassVar[str] = SOURCE
+    DETAIL_TYPE: ClassVar[str] = "ErasureCancelled"
+
+    erasure_id: str = _ERASURE_ID
+    cancelled_by: ShortText = Field(description="Who cancelled.", examples=["dpo@example.com"])
+    reason: ShortText = Field(description="Why.", examples=["request withdrawn by the subject"])
+
+
+class ErasureFailed(MeshEvent):
+    """One object could not be purged (unreadable, or concurrent writers won every retry); the
+    rest of the erasure goes on, and the object is reported rather than skipped silently."""
+
+    SOURCE: ClassVar[str] = SOURCE
+    DETAIL_TYPE: ClassVar[str] = "ErasureFailed"
+
+    erasure_id: str = _ERASURE_ID
+    domain: DomainName
+    object_uri: S3Uri = Field(
+        description="The object left as it was.",
+        examples=["s3://sales-data/products/orders/orders/part-0.parquet"],
+    )
+    reason: LongText = Field(
+        description="What went wrong (never a personal value).",
+        examples=["412 PreconditionFailed on 3 attempts: a concurrent writer"],
+    )
+    attempts: int = Field(ge=1, description="Attempts made.", examples=[3])

@@ -58,6 +58,15 @@ class TableSpec(_Part):
         description="Columns holding personal data (sets pii_flag on each column).",
         examples=[["email"]],
     )
+    subject_columns: dict[ShortText, ColumnName] = Field(
+        default_factory=dict,
+        max_length=20,
+        description=(
+            "Data-subject identifiers this table holds, identifier -> column: an erasure request "
+            "naming these identifiers reaches this table (docs/erasure.md)."
+        ),
+        examples=[{"customer_id": "customer_id", "email": "email"}],
+    )
     description: ShortText | None = Field(
         default=None, description="What the table holds.", examples=["One row per order"]
     )

@@ -46,8 +46,8 @@ from meshkit.handlers._common import (
     central_table_name,
     iso,
     require_own_account,
-    settings_list,
 )
+from meshkit.handlers.membership import require_member
 from meshkit.handlers.registry import NO_DEADLINE, ConditionFailed, Registry
 from meshkit.runtime.errors import RejectEvent
 from meshkit.runtime.router import EventRouter
@@ -64,9 +64,8 @@ access = EventRouter("central.access")
 
 # -- trust ---------------------------------------------------------------------------------
 def _require_member(ctx: HandlerContext) -> None:
-    members = settings_list(ctx, "member_accounts")
-    if members is not None and ctx.sender_account not in members:
-        raise RejectEvent(f"account {ctx.sender_account} is not a member of this mesh")
+    """The sender is a member now: on the allowlist, or in the organisation's allowed OUs."""
+    require_member(ctx)
 
 
 def _active_domain(ctx: HandlerContext, reg: Registry, name: str) -> dict[str, Any]:
@@ -79,6 +78,7 @@ def _active_domain(ctx: HandlerContext, reg: Registry, name: str) -> dict[str, A
             f"account {ctx.sender_account} may not act for domain {name!r} "
             f"(owned by {domain['account_id']})"
         )
+    _require_member(ctx)  # an account moved out of the allowed OUs acts no more
     return domain
 
 
@@ -109,6 +109,8 @@ def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> 
             DatabaseInput={
                 "Name": database,
                 "Description": event.description or f"Data products of domain {event.domain}",
+                # No IAMAllowedPrincipals default grant: Lake Formation alone decides access.
+                "CreateTableDefaultPermissions": [],
                 "Parameters": {
                     "data_owner": event.account_id,
                     "data_owner_name": event.domain,
@@ -372,6 +374,8 @@ def register_product(event: ProductRegistrationRequested, ctx: HandlerContext) -
             "location": t.location,
             "pii": event.pii or t.pii,
             "pii_columns": list(t.pii_columns),
+            # Erasure fans out to the tables that declare the request's identifiers.
+            "subject_columns": dict(t.subject_columns) or None,
         }
         for t in event.tables
     ]
@@ -717,6 +721,7 @@ def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail |
 
 @access.on(AccessDecided)
 def decide(event: AccessDecided, ctx: HandlerContext) -> EventDetail | None:
+    _require_member(ctx)
     reg = Registry(ctx)
     item = reg.request(event.request_id)
     if item is None:
@@ -780,6 +785,7 @@ def decide(event: AccessDecided, ctx: HandlerContext) -> EventDetail | None:
 
 @access.on(AccessLinked)
 def access_linked(event: AccessLinked, ctx: HandlerContext) -> None:
+    _require_member(ctx)
     reg = Registry(ctx)
     item = reg.request(event.request_id)
     if item is None or item["consumer_account"] != ctx.sender_account:
@@ -839,6 +845,7 @@ def _start_revocation(
 
 @access.on(AccessRevoked)
 def revoke(event: AccessRevoked, ctx: HandlerContext) -> EventDetail | None:
+    _require_member(ctx)
     reg = Registry(ctx)
     item = reg.request(event.request_id)
     if item is None:

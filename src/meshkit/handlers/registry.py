@@ -24,6 +24,7 @@ from meshkit.handlers._common import aws_error_code
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
+    from meshkit.registry import DomainRecord, ProductRecord, RequestRecord
     from meshkit.runtime.context import HandlerContext
 
 __all__ = ["ConditionFailed", "Registry"]
@@ -181,6 +182,13 @@ class Registry:
     def domain(self, name: str) -> dict[str, Any] | None:
         return self.get(f"DOMAIN#{name}")
 
+    def domain_record(self, name: str) -> DomainRecord | None:
+        """The domain as a typed record (``meshkit.registry``)."""
+        from meshkit.registry import DomainRecord
+
+        item = self.domain(name)
+        return DomainRecord.model_validate(item) if item else None
+
     def domains_of_account(self, account: str) -> list[dict[str, Any]]:
         return list(self.query_index(f"ACCOUNT#{account}"))
 
@@ -188,7 +196,19 @@ class Registry:
     def product(self, domain: str, product: str) -> dict[str, Any] | None:
         return self.get(f"PRODUCT#{domain}#{product}")
 
+    def product_record(self, domain: str, product: str) -> ProductRecord | None:
+        from meshkit.registry import ProductRecord
+
+        item = self.product(domain, product)
+        return ProductRecord.model_validate(item) if item else None
+
     # -- requests --------------------------------------------------------------------------
+    def request_record(self, request_id: str) -> RequestRecord | None:
+        from meshkit.registry import RequestRecord
+
+        item = self.request(request_id)
+        return RequestRecord.model_validate(item) if item else None
+
     def request(self, request_id: str) -> dict[str, Any] | None:
         return self.get(f"REQUEST#{request_id}")
 

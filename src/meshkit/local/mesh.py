@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
     import boto3
 
+    from meshkit.local.organization import LocalOrganization
+    from meshkit.registry import DomainRecord, ProductRecord, RegistryReader, RequestRecord
     from meshkit.runtime.router import Outcome
 
 __all__ = ["CentralHandle", "DomainHandle", "Flow", "LocalMesh", "MeshNotIdleError"]
@@ -608,6 +610,29 @@ class LocalMesh:
         if account not in self._member_accounts:
             self._member_accounts.append(account)
 
+    def use_organization(
+        self,
+        org: LocalOrganization,
+        *,
+        paths: Sequence[str] = (),
+        cache_seconds: int | None = None,
+    ) -> None:
+        """Let ``org`` decide membership at central, as ``CentralGovernance(organization_id=...,
+        organization_paths=...)`` does: central then reads Organizations (from the management
+        account) instead of the allowlist ``add_domain`` keeps."""
+        extra: dict[str, Any] = {
+            "organization_id": org.id,
+            "organization_paths": list(paths),
+            "organization_management_account": org.management_account,
+        }
+        if cache_seconds is not None:
+            extra["organization_cache_seconds"] = cache_seconds
+        self.settings.update(extra)
+        # Deployed central runtimes hold these very dicts (built by _central_config) and read
+        # them per event, as a Lambda reads its environment on a new deployment.
+        for config in self.central.configs.values():
+            config.settings.update(extra)  # type: ignore[attr-defined]
+
     def central_resources(self) -> dict[str, int]:
         """How many rules, queues and tables the central account holds (for scale checks)."""
         with self.quiet():
@@ -776,6 +801,40 @@ class LocalMesh:
 
     # -- inspection ------------------------------------------------------------------------
 
+    @property
+    def registry(self) -> RegistryReader:
+        """Central's registry, typed and read-only (its reads are the mesh's own: not counted
+        in flow windows)."""
+        from meshkit.registry import RegistryReader
+
+        self._running()
+        assert self._central is not None
+        client = _QuietClient(self.central.client("dynamodb"))
+        return RegistryReader(client, self._central.resources.registry_table)
+
+    def request(self, request_id: str) -> RequestRecord | None:
+        """The registry's record of access request ``request_id`` (None when unknown)."""
+        return self.registry.request(request_id)
+
+    def product(self, domain: str, name: str) -> ProductRecord | None:
+        """The registry's record of product ``domain.name`` (None when not registered)."""
+        return self.registry.product(domain, name)
+
+    def registered_domains(self) -> list[DomainRecord]:
+        """Every domain central's registry holds, by name (``mesh.domains`` is the dict of
+        provisioned domain handles)."""
+        return self.registry.domains()
+
+    def link_names(self, producer_domain: str, product: str, table: str | None = None) -> str:
+        """What a consumer types to query ``producer_domain.product``: its link database, or
+        ``database.table`` when ``table`` (the product-local table name) is given."""
+        from meshkit.registry import consumer_link_database_name, consumer_link_table_name
+
+        database = consumer_link_database_name(self.name, producer_domain, product)
+        if table is None:
+            return database
+        return f"{database}.{consumer_link_table_name(product, table)}"
+
     def dead_letters(self, account: str | None = None) -> list[DeadLetter]:
         """Messages in the groups' dead-letter queues (read without receiving them)."""
         from moto.sqs.models import sqs_backends
@@ -829,6 +888,25 @@ class LocalMesh:
         """Calls made in this block are the mesh's own: not counted, never throttled."""
         with internal_calls():
             yield
+
+
+class _QuietClient:
+    """A client whose calls run as the mesh's own (``internal_calls``): inspection must not
+    show up in flow accounting nor meet injected faults."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with internal_calls():
+                return attr(*args, **kwargs)
+
+        return call
 
 
 class _LazyRouter:

@@ -1,0 +1,366 @@
+"""Desired state (personas file x catalog) and actual state (explicit Lake Formation grants).
+
+The actual state is read by resource type without a principal (never principal and resource
+together: that returns computed effective permissions, research §A.1), by hand-written
+NextToken loops (botocore has no ListPermissions paginator), skipping rows that RAM shares
+derive, grants to IAM_ALLOWED_PRINCIPALS, and the data lake administrators' implicit rows.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from meshkit.governance.grants import (
+    Grants,
+    Resource,
+    State,
+    canonical,
+    from_api,
+    merge,
+    tag_expression,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from meshkit.governance.model import PersonasFile, Rule
+
+__all__ = [
+    "Catalog",
+    "Desired",
+    "Refusal",
+    "TableInfo",
+    "desired_state",
+    "read_actual",
+    "read_catalog",
+]
+
+#: The parameter that marks personal data on a database, table or column (as central sets it).
+PII_FLAG = "pii_flag"
+_READS = frozenset({"SELECT", "ALL"})
+_TABLE_PERMS = frozenset({"SELECT", "ALTER", "DROP", "DELETE", "INSERT", "DESCRIBE"})
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One table of the catalog, as far as permissions care."""
+
+    database: str
+    name: str
+    columns: tuple[str, ...]
+    pii_columns: frozenset[str] = frozenset()
+    tags: dict[str, list[str]] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass
+class Catalog:
+    """The catalog the file is applied to: its account and tables."""
+
+    account: str
+    tables: list[TableInfo]
+
+    @property
+    def databases(self) -> list[str]:
+        return sorted(self.by_database)
+
+    @functools.cached_property
+    def by_database(self) -> dict[str, list[TableInfo]]:
+        out: dict[str, list[TableInfo]] = {}
+        for table in self.tables:
+            out.setdefault(table.database, []).append(table)
+        return out
+
+
+@dataclass(frozen=True, order=True)
+class Refusal:
+    """Personal-data columns a persona's rule matched but may not get (no processing record)."""
+
+    persona: str
+    table: str
+    columns: tuple[str, ...]
+
+
+@dataclass
+class Desired:
+    """The desired state, who owns which principal, and what was refused."""
+
+    state: State
+    persona_of: dict[str, str]
+    repair: set[str]
+    refused: list[Refusal]
+
+
+def desired_state(file: PersonasFile, catalog: Catalog) -> Desired:
+    """Every grant the file asks for on this catalog, in canonical form."""
+    state: State = {}
+    persona_of: dict[str, str] = {}
+    repair: set[str] = set()
+    refused: set[Refusal] = set()
+    for persona in file.personas:
+        principals = persona.resolved_principals(catalog.account)
+        for principal in principals:
+            persona_of[principal] = persona.name
+            if persona.on_drift == "repair":
+                repair.add(principal)
+        for rule in persona.rules:
+            for resource, perms, grantable in _rule_grants(rule, catalog, persona.name, refused):
+                for principal in principals:
+                    merge(state, principal, resource, perms, grantable)
+    return Desired(canonical(state), persona_of, repair, sorted(refused))
+
+
+def _rule_grants(
+    rule: Rule, catalog: Catalog, persona: str, refused: set[Refusal]
+) -> Iterable[tuple[Resource, frozenset[str], frozenset[str]]]:
+    perms = frozenset(rule.permissions)
+    grantable = frozenset(rule.grant_option)
+    account = catalog.account
+    reads = bool(perms & _READS)
+    # A wildcard or tag grant also covers columns added later: only a rule allowed personal
+    # data (or one that reads nothing) may use one; the others are expanded table by table and
+    # new tables follow through inheritance.
+    broad = (rule.pii or not reads) and rule.columns is None and rule.row_filter is None
+    database_perms = perms & {"CREATE_TABLE"}
+    table_perms = perms - {"CREATE_TABLE"}
+    if database_perms and rule.database is not None:
+        for db in catalog.databases:
+            if _db_matches(rule, db):
+                yield (
+                    Resource("database", account, database=db),
+                    database_perms,
+                    grantable & database_perms,
+                )
+    if not table_perms:
+        return
+    if broad and rule.lf_tags is not None:
+        yield (
+            Resource(
+                "tag_policy",
+                account,
+                resource_type="TABLE",
+                expression=tag_expression(rule.lf_tags),
+            ),
+            table_perms,
+            grantable & table_perms,
+        )
+        return
+    if broad and rule.all_tables:
+        for db in catalog.databases:
+            if _db_matches(rule, db):
+                yield (
+                    Resource("table_wildcard", account, database=db),
+                    table_perms,
+                    grantable & table_perms,
+                )
+        return
+    if rule.lf_tags is not None:
+        candidates = catalog.tables
+        matches = rule.matches_table
+    else:
+        candidates = [
+            t for db in catalog.databases if _db_matches(rule, db) for t in catalog.by_database[db]
+        ]
+        names = _pattern(tuple(rule.tables))
+
+        def matches(database: str, table: str, tags: dict[str, list[str]]) -> bool:
+            return names.match(table) is not None
+
+    for table in candidates:
+        if not matches(table.database, table.name, table.tags):
+            continue
+        yield from _table_grants(rule, table, account, table_perms, grantable, persona, refused)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pattern(globs: tuple[str, ...]) -> re.Pattern[str]:
+    """One compiled regular expression for a rule's table globs (fnmatch, case-sensitive)."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs))
+
+
+def _db_matches(rule: Rule, database: str) -> bool:
+    return rule.database is not None and _pattern((rule.database,)).match(database) is not None
+
+
+def _table_grants(
+    rule: Rule,
+    table: TableInfo,
+    account: str,
+    perms: frozenset[str],
+    grantable: frozenset[str],
+    persona: str,
+    refused: set[Refusal],
+) -> Iterable[tuple[Resource, frozenset[str], frozenset[str]]]:
+    name = f"{table.database}.{table.name}"
+    whole = Resource("table", account, database=table.database, table=table.name)
+    if rule.row_filter is not None:
+        cells = Resource(
+            "cells_filter",
+            account,
+            database=table.database,
+            table=table.name,
+            name=rule.row_filter.name,
+        )
+        if table.pii_columns and not rule.pii:
+            refused.add(Refusal(persona, name, tuple(sorted(table.pii_columns))))
+            return
+        yield cells, frozenset({"SELECT"}), frozenset()
+        if "DESCRIBE" in perms:
+            yield whole, frozenset({"DESCRIBE"}), frozenset()
+        return
+    reads = perms & _READS
+    if not reads:
+        yield whole, perms, grantable
+        return
+    columns = set(table.columns)
+    restricted = rule.columns is not None
+    if rule.columns is not None and rule.columns.include is not None:
+        columns &= set(rule.columns.include)
+    if rule.columns is not None and rule.columns.exclude is not None:
+        columns -= set(rule.columns.exclude)
+    if not rule.pii and columns & table.pii_columns:
+        refused.add(Refusal(persona, name, tuple(sorted(columns & table.pii_columns))))
+        columns -= table.pii_columns
+        restricted = True
+    if not restricted:
+        yield whole, perms, grantable
+        return
+    # ALL's other permissions stay on the table; reading moves to the allowed columns.
+    others = (_TABLE_PERMS - {"SELECT"} if "ALL" in perms else perms - {"SELECT"}) & _TABLE_PERMS
+    if others:
+        yield whole, frozenset(others), frozenset(grantable & others)
+    if not columns:
+        return
+    if rule.pii and rule.columns is not None and rule.columns.exclude is not None:
+        excluded = tuple(sorted(set(rule.columns.exclude)))
+        resource = Resource("columns", account, table.database, table.name, excluded, excluded=True)
+    else:
+        resource = Resource("columns", account, table.database, table.name, tuple(sorted(columns)))
+    select_grantable = frozenset({"SELECT"}) if grantable & _READS else frozenset()
+    yield resource, frozenset({"SELECT"}), select_grantable
+
+
+# ---------------------------------------------------------------------------- reading AWS
+def read_catalog(
+    glue: Any, lakeformation: Any, account: str, *, with_tags: bool = False
+) -> Catalog:
+    """Every table of ``account``'s Glue catalog, with personal-data flags (and LF-tags)."""
+    tables: list[TableInfo] = []
+    token: str | None = None
+    databases: list[dict[str, Any]] = []
+    while True:
+        page = glue.get_databases(**({"NextToken": token} if token else {}))
+        databases.extend(page.get("DatabaseList", []))
+        token = page.get("NextToken")
+        if not token:
+            break
+    for db in databases:
+        db_pii = str((db.get("Parameters") or {}).get(PII_FLAG, "")).lower() == "true"
+        token = None
+        while True:
+            kwargs: dict[str, Any] = {"DatabaseName": db["Name"]}
+            if token:
+                kwargs["NextToken"] = token
+            page = glue.get_tables(**kwargs)
+            for table in page.get("TableList", []):
+                if table.get("TargetTable"):
+                    continue  # a resource link: its grants belong to the target's catalog
+                tables.append(
+                    _table_info(lakeformation, account, db["Name"], table, db_pii, with_tags)
+                )
+            token = page.get("NextToken")
+            if not token:
+                break
+    return Catalog(account, tables)
+
+
+def _table_info(
+    lakeformation: Any,
+    account: str,
+    database: str,
+    table: dict[str, Any],
+    db_pii: bool,
+    with_tags: bool,
+) -> TableInfo:
+    sd = table.get("StorageDescriptor") or {}
+    cols = [*(sd.get("Columns") or []), *(table.get("PartitionKeys") or [])]
+    names = tuple(str(c["Name"]) for c in cols)
+    table_pii = db_pii or str((table.get("Parameters") or {}).get(PII_FLAG, "")).lower() == "true"
+    pii = frozenset(
+        str(c["Name"])
+        for c in cols
+        if table_pii or str((c.get("Parameters") or {}).get(PII_FLAG, "")).lower() == "true"
+    )
+    tags: dict[str, list[str]] = {}
+    if with_tags:
+        answer = lakeformation.get_resource_lf_tags(
+            CatalogId=account,
+            Resource={
+                "Table": {"CatalogId": account, "DatabaseName": database, "Name": table["Name"]}
+            },
+        )
+        for tag in [*answer.get("LFTagOnDatabase", []), *answer.get("LFTagsOnTable", [])]:
+            tags[str(tag["TagKey"]).lower()] = [str(v).lower() for v in tag["TagValues"]]
+    return TableInfo(database, str(table["Name"]), names, pii, tags)
+
+
+#: Resource types read for the actual state (LF_TAG_POLICY alone misses the TABLE policies).
+RESOURCE_TYPES = ("DATABASE", "TABLE", "LF_TAG_POLICY_DATABASE", "LF_TAG_POLICY_TABLE")
+
+
+def read_actual(
+    lakeformation: Any, account: str, principals: Iterable[str] | None = None
+) -> tuple[State, int]:
+    """Explicit grants in ``account``'s catalog (of ``principals`` if given); and calls made."""
+    wanted = set(principals) if principals is not None else None
+    settings = lakeformation.get_data_lake_settings(CatalogId=account).get("DataLakeSettings", {})
+    admins = {a["DataLakePrincipalIdentifier"] for a in settings.get("DataLakeAdmins", [])}
+    calls = 1
+    state: State = {}
+    for resource_type in RESOURCE_TYPES:
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "CatalogId": account,
+                "ResourceType": resource_type,
+                "MaxResults": 1000,
+            }
+            if token:
+                kwargs["NextToken"] = token
+            page = lakeformation.list_permissions(**kwargs)
+            calls += 1
+            for row in page.get("PrincipalResourcePermissions", []):
+                _add_row(state, row, account, admins, wanted)
+            token = page.get("NextToken")
+            if not token:
+                break
+    return canonical(state), calls
+
+
+def _add_row(
+    state: State, row: dict[str, Any], account: str, admins: set[str], wanted: set[str] | None
+) -> None:
+    if (row.get("AdditionalDetails") or {}).get("ResourceShare"):
+        return  # derived from a RAM share, not an explicit grant
+    principal = str((row.get("Principal") or {}).get("DataLakePrincipalIdentifier", ""))
+    if not principal or principal == "IAM_ALLOWED_PRINCIPALS" or principal in admins:
+        return
+    if wanted is not None and principal not in wanted:
+        return
+    resource = from_api(row.get("Resource") or {}, account)
+    if resource is None or resource.catalog != account:
+        return
+    merge(
+        state,
+        principal,
+        resource,
+        row.get("Permissions") or [],
+        row.get("PermissionsWithGrantOption") or [],
+    )
+
+
+def empty() -> Grants:
+    return Grants(frozenset())

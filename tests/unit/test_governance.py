@@ -1,0 +1,272 @@
+"""The personas file, the canonical grant form, the plan and the batched apply (no AWS)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meshkit.governance.apply import apply_plan
+from meshkit.governance.grants import Resource, from_api, merge
+from meshkit.governance.model import PersonasFileError, dumps_schema, load, loads
+from meshkit.governance.plan import Change, Plan, compute
+from meshkit.governance.state import Catalog, TableInfo, desired_state
+
+ACCOUNT = "111111111111"
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD = """
+version: 1
+personas:
+  - name: analyst
+    principals: [analyst, "arn:aws:iam::111111111111:role/bi"]
+    rules:
+      - database: sales
+        tables: ["*"]
+        permissions: [SELECT]
+"""
+
+
+def test_yaml_errors_carry_line_and_column() -> None:
+    bad = GOOD.replace("permissions: [SELECT]", "permissions: [SELEKT]")
+    with pytest.raises(PersonasFileError) as err:
+        loads(bad, name="p.yaml")
+    assert err.value.problems[0].startswith("p.yaml:9:")
+    assert "personas[0].rules[0].permissions[0]" in err.value.problems[0]
+
+
+def test_pii_needs_a_processing_record() -> None:
+    bad = GOOD.replace("permissions: [SELECT]", "permissions: [SELECT]\n        pii: true")
+    with pytest.raises(PersonasFileError, match=r":7:9: .*needs a processing_record"):
+        loads(bad)
+
+
+def test_bad_principal_and_unknown_key_are_refused() -> None:
+    with pytest.raises(PersonasFileError, match=r"not an IAM role/user ARN"):
+        loads(GOOD.replace("[analyst,", "[Analyst!,"))
+    with pytest.raises(PersonasFileError, match=r"colums"):
+        loads(GOOD.replace("tables:", "colums: x\n        tables:"))
+
+
+def test_yaml_syntax_error_position() -> None:
+    with pytest.raises(PersonasFileError, match=r"^<file>:\d+:\d+: not valid YAML"):
+        loads("personas: [\n  - x: :\n")
+
+
+def test_toml_file(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(
+        'version = 1\n[[personas]]\nname = "analyst"\nprincipals = ["analyst"]\n'
+        '[[personas.rules]]\ndatabase = "sales"\npermissions = ["SELECT"]\n'
+    )
+    assert load(path).personas[0].rules[0].all_tables
+    path.write_text(path.read_text().replace('"SELECT"', '"NOPE"'))
+    with pytest.raises(PersonasFileError, match=r"p.toml:7:1: personas\[0\].rules\[0\]"):
+        load(path)
+    path.write_text("version = = 1\n")
+    with pytest.raises(PersonasFileError, match=r"p.toml:1:\d+: not valid TOML"):
+        load(path)
+
+
+def test_published_json_schema_is_current() -> None:
+    published = ROOT / "docs" / "permissions.schema.json"
+    assert published.read_text() == dumps_schema(), (
+        "regenerate: python -m meshkit.governance.schema docs/permissions.schema.json"
+    )
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    jsonschema.validate(json.loads(json.dumps(yaml.safe_load(GOOD))), json.loads(dumps_schema()))
+
+
+# -- canonical form ------------------------------------------------------------------------
+def _one(*rows: tuple[dict[str, Any], list[str], list[str]]) -> dict[Any, Any]:
+    state: dict[Any, Any] = {}
+    for resource, perms, grantable in rows:
+        parsed = from_api(resource, ACCOUNT)
+        assert parsed is not None
+        merge(state, "p", parsed, perms, grantable)
+    return {
+        (k[1].describe(), k[1].catalog): (sorted(v.permissions), sorted(v.grantable))
+        for k, v in state.items()
+    }
+
+
+def test_column_wildcard_is_the_table_and_catalog_defaults() -> None:
+    a = _one(
+        (
+            {"TableWithColumns": {"DatabaseName": "d", "Name": "t", "ColumnWildcard": {}}},
+            ["SELECT"],
+            [],
+        )
+    )
+    b = _one(({"Table": {"CatalogId": ACCOUNT, "DatabaseName": "d", "Name": "t"}}, ["SELECT"], []))
+    assert a == b == {("d.t", ACCOUNT): (["SELECT"], [])}
+
+
+def test_all_absorbs_its_implicit_column_grant_and_duplicates() -> None:
+    got = _one(
+        ({"Table": {"DatabaseName": "d", "Name": "t"}}, ["ALL", "DESCRIBE", "DESCRIBE"], []),
+        (
+            {"TableWithColumns": {"DatabaseName": "d", "Name": "t", "ColumnWildcard": {}}},
+            ["SELECT"],
+            [],
+        ),
+    )
+    assert got == {("d.t", ACCOUNT): (["ALL"], [])}
+
+
+def test_all_tables_forms_are_the_wildcard() -> None:
+    forms = [
+        {"Table": {"DatabaseName": "d", "TableWildcard": {}}},
+        {"Table": {"DatabaseName": "d", "Name": "ALL_TABLES"}},
+        {"TableWithColumns": {"DatabaseName": "d", "Name": "ALL_TABLES", "ColumnWildcard": {}}},
+    ]
+    assert {str(_one((f, ["SELECT", "DESCRIBE"], ["SELECT"]))) for f in forms} == {
+        str({("d.*", ACCOUNT): (["DESCRIBE", "SELECT"], ["SELECT"])})
+    }
+
+
+def test_column_order_and_tag_case_do_not_matter() -> None:
+    a = from_api(
+        {"TableWithColumns": {"DatabaseName": "d", "Name": "t", "ColumnNames": ["b", "a", "a"]}},
+        ACCOUNT,
+    )
+    b = from_api(
+        {"TableWithColumns": {"DatabaseName": "d", "Name": "t", "ColumnNames": ["a", "b"]}}, ACCOUNT
+    )
+    assert a == b
+    x = from_api(
+        {
+            "LFTagPolicy": {
+                "ResourceType": "TABLE",
+                "Expression": [{"TagKey": "Domain", "TagValues": ["Sales", "hr"]}],
+            }
+        },
+        ACCOUNT,
+    )
+    y = from_api(
+        {
+            "LFTagPolicy": {
+                "ResourceType": "TABLE",
+                "Expression": [{"TagKey": "domain", "TagValues": ["hr", "sales"]}],
+            }
+        },
+        ACCOUNT,
+    )
+    assert x == y
+
+
+# -- plan ----------------------------------------------------------------------------------
+def _catalog() -> Catalog:
+    return Catalog(
+        ACCOUNT,
+        [
+            TableInfo("sales", "orders", ("id", "email", "amount"), frozenset({"email"})),
+            TableInfo("sales", "revenue", ("day", "revenue")),
+        ],
+    )
+
+
+def test_plan_refuses_pii_columns_and_expands_all_tables_without_a_record() -> None:
+    desired = desired_state(loads(GOOD), _catalog())
+    plan = compute(desired, {})
+    assert sorted(c.resource.describe() for c in plan.grants) == sorted(
+        ["sales.orders(amount,id)", "sales.revenue"] * 2
+    )
+    assert [(r.table, r.columns) for r in plan.refused] == [("sales.orders", ("email",))]
+    assert plan.as_json()["summary"] == {"grants": 4, "revokes": 0, "reported": 0, "refused": 1}
+
+
+def test_plan_never_touches_an_unchanged_permission() -> None:
+    desired = desired_state(loads(GOOD.replace("[SELECT]", "[SELECT, DESCRIBE]")), _catalog())
+    actual = dict(desired.state.items())
+    key = next(k for k in actual if k[1].describe() == "sales.revenue")
+    from meshkit.governance.grants import Grants
+
+    actual[key] = Grants(frozenset({"SELECT", "INSERT"}))
+    plan = compute(desired, actual)
+    assert [(c.action, c.permissions) for c in plan.grants] == [("grant", ("DESCRIBE",))]
+    assert [(c.action, c.permissions) for c in plan.reported] == [("revoke", ("INSERT",))]
+
+
+# -- apply ---------------------------------------------------------------------------------
+class FakeLakeFormation:
+    """Records batch calls; answers per-entry Failures as Lake Formation does (HTTP 200)."""
+
+    def __init__(self, fail: dict[str, list[str]]) -> None:
+        self.calls: list[tuple[str, list[dict[str, Any]]]] = []
+        self.fail = fail  # resource description -> error codes to answer, in turn
+
+    def _answer(self, name: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        assert len(entries) <= 20
+        self.calls.append((name, entries))
+        failures = []
+        for entry in entries:
+            table = entry["Resource"]["Table"]["Name"]
+            codes = self.fail.get(table, [])
+            if codes:
+                failures.append(
+                    {
+                        "RequestEntry": entry,
+                        "Error": {"ErrorCode": codes.pop(0), "ErrorMessage": "x"},
+                    }
+                )
+        return {"Failures": failures}
+
+    def batch_grant_permissions(self, **kw: Any) -> dict[str, Any]:
+        return self._answer("grant", kw["Entries"])
+
+    def batch_revoke_permissions(self, **kw: Any) -> dict[str, Any]:
+        return self._answer("revoke", kw["Entries"])
+
+
+def _changes(n: int, action: str) -> list[Change]:
+    return [
+        Change(
+            "a",
+            "arn:aws:iam::111111111111:role/a",
+            Resource("table", ACCOUNT, "d", f"t{i:03}"),
+            action,
+            ("SELECT",),
+        )  # type: ignore[arg-type]
+        for i in range(n)
+    ]
+
+
+def test_apply_batches_of_twenty_grants_first() -> None:
+    client = FakeLakeFormation({})
+    result = apply_plan(
+        client,
+        Plan(grants=_changes(45, "grant"), revokes=_changes(21, "revoke")),
+        sleep=lambda s: None,
+    )
+    assert [(n, len(e)) for n, e in client.calls] == [
+        ("grant", 20),
+        ("grant", 20),
+        ("grant", 5),
+        ("revoke", 20),
+        ("revoke", 1),
+    ]
+    assert result.calls == 5
+    assert result.ok
+    assert len(result.granted) == 45
+
+
+def test_apply_retries_throttled_entries_and_reports_others() -> None:
+    client = FakeLakeFormation(
+        {
+            "t001": ["ThrottlingException", "ConcurrentModificationException"],
+            "t002": ["InvalidInputException"],
+        }
+    )
+    slept: list[float] = []
+    result = apply_plan(client, Plan(grants=_changes(3, "grant")), sleep=slept.append)
+    assert [len(e) for _, e in client.calls] == [3, 1, 1]
+    assert slept == [0.2, 0.4]
+    assert [(c.resource.table, code) for c, code, _ in result.failures] == [
+        ("t002", "InvalidInputException")
+    ]
+    assert sorted(c.resource.table for c in result.granted) == ["t000", "t001"]
