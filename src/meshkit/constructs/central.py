@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CentralGovernance"]
 
-_ACCOUNT = re.compile(r"^\d{12}$")
+_ACCOUNT = re.compile(r"\A[0-9]{12}\Z")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
 _MESH = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DataDomain"]
 
-_ACCOUNT = re.compile(r"^\d{12}$")
+_ACCOUNT = re.compile(r"\A[0-9]{12}\Z")
 _DOMAIN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 #: Stand-ins used only to validate the registration event when values are CDK tokens.
 _SAMPLE_ACCOUNT = "123456789012"

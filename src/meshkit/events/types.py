@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 __all__ = [
+    "ARN_PARTITIONS",
     "MAX_DETAIL_BYTES",
     "AccountId",
     "ColumnName",
@@ -20,14 +23,20 @@ __all__ = [
     "S3Uri",
     "ShortText",
     "TableName",
+    "bucket_name_problem",
 ]
 
 #: An EventBridge entry is at most 256 KB; keep room for the envelope around the detail.
 MAX_DETAIL_BYTES = 250 * 1024
 
+#: Partitions an ARN may name; anything else (``arn:awsx:``, a typo) is refused at the boundary.
+ARN_PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b")
+_PARTITION = "(" + "|".join(ARN_PARTITIONS) + ")"
+
+#: ``[0-9]``, not ``\d``: ``\d`` also matches non-ASCII digits (Arabic-Indic, full-width, ...).
 AccountId = Annotated[
     str,
-    StringConstraints(pattern=r"^\d{12}$"),
+    StringConstraints(pattern=r"^[0-9]{12}$"),
     Field(description="A 12-digit AWS account id.", examples=["111111111111"]),
 ]
 
@@ -55,14 +64,47 @@ ColumnName = Annotated[
     StringConstraints(pattern=r"^[a-z0-9_][a-z0-9_ .-]{0,254}$"),
     Field(description="Glue column name.", examples=["email"]),
 ]
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
+
+
+def bucket_name_problem(bucket: str) -> str | None:
+    """Which S3 bucket naming rule ``bucket`` breaks, or None when it is a legal name."""
+    if not _BUCKET.fullmatch(bucket):
+        return (
+            f"bucket {bucket!r}: 3-63 characters of a-z, 0-9, '.' and '-', "
+            "starting and ending with a letter or digit"
+        )
+    if ".." in bucket or ".-" in bucket or "-." in bucket:
+        return f"bucket {bucket!r}: no '..', '.-' or '-.' in a bucket name"
+    try:
+        ipaddress.IPv4Address(bucket)
+    except ValueError:
+        pass
+    else:
+        return f"bucket {bucket!r}: a bucket name must not be an IP address"
+    if bucket.startswith(("xn--", "sthree-")) or bucket.endswith(("-s3alias", "--ol-s3")):
+        return f"bucket {bucket!r}: reserved prefix or suffix (xn--, sthree-, -s3alias, --ol-s3)"
+    return None
+
+
+def _check_bucket(uri: str) -> str:
+    problem = bucket_name_problem(uri[len("s3://") :].split("/", 1)[0])
+    if problem is not None:
+        raise ValueError(problem)
+    return uri
+
+
 S3Uri = Annotated[
     str,
     StringConstraints(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]{0,1000})?$"),
+    AfterValidator(_check_bucket),
     Field(description="An S3 URI (s3://bucket/prefix).", examples=["s3://sales-data/products/"]),
 ]
 IamRoleArn = Annotated[
     str,
-    StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"),
+    StringConstraints(
+        pattern=r"^arn:" + _PARTITION + r":iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
+    ),
     Field(
         description="An IAM role ARN.",
         examples=["arn:aws:iam::333333333333:role/analyst"],
@@ -71,7 +113,7 @@ IamRoleArn = Annotated[
 PrincipalArn = Annotated[
     str,
     StringConstraints(
-        pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]{1,600}$",
+        pattern=r"^arn:" + _PARTITION + r":(iam|sts)::[0-9]{12}:[A-Za-z0-9+=,.@_/:-]{1,600}$",
     ),
     Field(description="An IAM or STS principal ARN.", examples=["arn:aws:iam::111111111111:root"]),
 ]

@@ -41,8 +41,11 @@ Permission = Literal[
 ]
 
 _ALL_IMPLIES = {"SELECT", "ALTER", "DROP", "DELETE", "INSERT", "DESCRIBE", "CREATE_TABLE"}
-_ACCOUNT = re.compile(r"^\d{12}$")
-_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
+_ACCOUNT = re.compile(r"\A[0-9]{12}\Z")
+_ROLE = re.compile(
+    r"\Aarn:aws(?:-cn|-us-gov|-iso|-iso-b)?:iam::[0-9]{12}:(role|user)/[\w+=,.@/-]{1,512}\Z",
+    re.ASCII,
+)
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _TAG = re.compile(r"^[a-z0-9_.:/=+@-]{1,50}$")
 

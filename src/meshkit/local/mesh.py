@@ -25,6 +25,7 @@ from meshkit.local.accounting import Accounting
 from meshkit.local.accounts import Account, AccountClients, internal_calls
 from meshkit.local.delivery import Delivery, Endpoint, MeshNotIdleError
 from meshkit.local.faults import Faults
+from meshkit.local.hermetic import HermeticEnvironment
 from meshkit.local.moto_patches import MotoPatches, route_event
 from meshkit.local.provision import (
     MAX_RECEIVE_COUNT,
@@ -261,6 +262,7 @@ class LocalMesh:
         self._custom_groups = 0
         self._lock = threading.Lock()
         self._mock: Any = None
+        self._hermetic = HermeticEnvironment()
         self._patches: MotoPatches | None = None
         self._lake: Any = None
         self._with_lake = lake
@@ -276,6 +278,8 @@ class LocalMesh:
             raise RuntimeError("this LocalMesh is already running")
         self._wall0 = time.monotonic()
         self._patches = MotoPatches(self.clock)
+        # Before moto starts: moto saves and sets its own fake credentials on top of this.
+        self._hermetic.enter()
         self._mock = mock_aws()
         self._mock.start()
         try:
@@ -309,6 +313,7 @@ class LocalMesh:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        self._hermetic.exit()
 
     # -- accounts, clock -------------------------------------------------------------------
 
@@ -324,7 +329,7 @@ class LocalMesh:
             )
 
     def _account(self, account_id: str) -> Account:
-        if not re.fullmatch(r"\d{12}", account_id):
+        if not re.fullmatch(r"[0-9]{12}", account_id, re.ASCII):
             raise ValueError(f"account id must be 12 digits, not {account_id!r}")
         with self._lock:
             account = self._accounts.get(account_id)

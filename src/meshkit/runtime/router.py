@@ -59,7 +59,7 @@ Handler = Callable[[Any, HandlerContext], HandlerResult]
 H = TypeVar("H", bound=Handler)
 
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ACCOUNT_ID = re.compile(r"\A[0-9]{12}\Z")
 #: SQS message attribute values and event fields are bounded; keep reasons readable and small.
 _MAX_REASON = 3900
 #: Source of EventRejected and FlowFailed (meshkit.events.operations), kept here so that the

@@ -26,8 +26,8 @@ __all__ = [
     "parse_resource",
 ]
 
-_ACCOUNT = re.compile(r"^\d{12}$")
-_ROLE_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):")
+_ACCOUNT = re.compile(r"\A[0-9]{12}\Z")
+_ROLE_ACCOUNT = re.compile(r"^arn:aws(?:-cn|-us-gov|-iso|-iso-b)?:iam::([0-9]{12}):")
 
 ResourceKind = Literal["catalog", "database", "table", "table_wildcard", "tag_policy", "other"]
 
