@@ -48,6 +48,10 @@ def silo() -> Iterator[tuple[LocalMesh, LocalOrganization]]:
         org.place(MARKETING, "Projects/Marketing")
         org.place(SANDBOX, "Sandbox")
         mesh.use_organization(org, paths=[org.pattern("Projects")], cache_seconds=TTL)
+        # Every test starts from the two member domains registered (tests may run in any order).
+        mesh.add_domain("sales", account=SALES)
+        mesh.add_domain("marketing", account=MARKETING)
+        mesh.run_until_idle()
         yield mesh, org
 
 
@@ -64,9 +68,6 @@ def test_org_path_patterns_follow_iam_string_like() -> None:
 
 def test_accounts_in_allowed_ous_join(silo: tuple[LocalMesh, LocalOrganization]) -> None:
     mesh, org = silo
-    mesh.add_domain("sales", account=SALES)
-    mesh.add_domain("marketing", account=MARKETING)
-    mesh.run_until_idle()
     assert {"DOMAIN#sales", "DOMAIN#marketing"} <= _domain_items(mesh)
     assert org.ou_path("Projects/Sales").startswith(org.id + "/" + org.root_id + "/")
 
