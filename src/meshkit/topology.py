@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from meshkit.events import access, domains, operations, products
-from meshkit.events.aws import GlueCrawlerStateChange, ScheduledEvent
+from meshkit.events import access, domains, operations, products, publication
+from meshkit.events.aws import DATAZONE_EVENTS, GlueCrawlerStateChange, ScheduledEvent
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CENTRAL_EMITS",
     "DOMAIN_EMITS",
+    "FEATURES",
     "GROUPS",
     "MESH_SOURCES",
     "SWEEP_SCHEDULE",
@@ -41,6 +42,7 @@ __all__ = [
     "domain_group_pattern",
     "forward_pattern",
     "groups_for",
+    "own_events_pattern",
     "pattern_for",
     "subscription_pattern",
 ]
@@ -66,6 +68,11 @@ class HandlerGroup:
     events: tuple[type[EventDetail], ...]
     #: AWS service events consumed from this account's default bus.
     aws_events: tuple[type[EventDetail], ...] = ()
+    #: Events this very account emits on its own mesh bus that the group also reacts to
+    #: (a separate rule matching this account as sender; e.g. central's decisions).
+    own_events: tuple[type[EventDetail], ...] = ()
+    #: A group deployed only when its feature is turned on (``"datazone"``); None: always.
+    feature: str | None = None
 
     @property
     def env_name(self) -> str:
@@ -124,7 +131,36 @@ GROUPS: tuple[HandlerGroup, ...] = (
             products.ProductDeprecationNotice,
         ),
     ),
+    HandlerGroup(
+        name="central.publication",
+        role="central",
+        router="meshkit.handlers.publication:central",
+        events=(
+            publication.DomainPublicationConfigured,
+            products.ProductSchemaUpdated,
+            products.ProductDeprecated,
+        ),
+        own_events=(
+            domains.DomainDeregistered,
+            access.AccessGranted,
+            access.AccessDenied,
+            access.AccessRevoked,
+            access.AccessExpired,
+        ),
+        aws_events=DATAZONE_EVENTS,
+        feature="datazone",
+    ),
+    HandlerGroup(
+        name="domain.publication",
+        role="domain",
+        router="meshkit.handlers.publication:domain",
+        events=(publication.SubscriptionRequestReceived,),
+        feature="datazone",
+    ),
 )
+
+#: Optional features and the groups they add.
+FEATURES: tuple[str, ...] = ("datazone",)
 
 #: Events a domain account emits (forwarded from its bus to central).
 DOMAIN_EMITS: tuple[type[EventDetail], ...] = (
@@ -135,6 +171,7 @@ DOMAIN_EMITS: tuple[type[EventDetail], ...] = (
     products.ProductSchemaUpdated,
     products.ProductCrawlFailed,
     products.ProductDeprecated,
+    publication.DomainPublicationConfigured,
     access.AccessRequested,
     access.AccessDecided,
     access.AccessLinked,
@@ -154,6 +191,10 @@ CENTRAL_EMITS: tuple[type[EventDetail], ...] = (
     access.AccessDenied,
     access.AccessRevoked,
     access.AccessExpired,
+    publication.ProductPublished,
+    publication.ProductPublicationFailed,
+    publication.ProductUnpublished,
+    publication.SubscriptionRequestReceived,
     operations.FlowFailed,
     operations.EventRejected,
 )
@@ -161,8 +202,21 @@ CENTRAL_EMITS: tuple[type[EventDetail], ...] = (
 MESH_SOURCES: tuple[str, ...] = tuple(sorted({m.SOURCE for m in (*DOMAIN_EMITS, *CENTRAL_EMITS)}))
 
 
-def groups_for(role: Role) -> list[HandlerGroup]:
-    return [g for g in GROUPS if g.role == role]
+def groups_for(role: Role, features: Iterable[str] | None = None) -> list[HandlerGroup]:
+    """The groups deployed in ``role``: the always-on ones plus those of ``features``.
+
+    ``features=None`` lists every group (what the wiring could hold, e.g. for documentation).
+    """
+    if features is not None:
+        features = set(features)
+        unknown = features - set(FEATURES)
+        if unknown:
+            raise ValueError(f"unknown features {sorted(unknown)}; known: {list(FEATURES)}")
+    return [
+        g
+        for g in GROUPS
+        if g.role == role and (features is None or g.feature is None or g.feature in features)
+    ]
 
 
 def group(name: str) -> HandlerGroup:
@@ -188,6 +242,11 @@ def pattern_for(models: Iterable[type[EventDetail]], **extra: Any) -> dict[str, 
 def central_group_pattern(g: HandlerGroup, *, central_account: str) -> dict[str, Any]:
     """Central group rule on the central bus: the group's events, sent by any other account."""
     return pattern_for(g.events, account=[{"anything-but": central_account}])
+
+
+def own_events_pattern(g: HandlerGroup, *, account: str) -> dict[str, Any]:
+    """The rule for the events ``account`` itself emitted that group ``g`` reacts to."""
+    return pattern_for(g.own_events, account=[account])
 
 
 def domain_group_pattern(g: HandlerGroup, *, central_account: str) -> dict[str, Any]:

@@ -71,13 +71,24 @@ _EXPORTS: dict[str, str] = {
     "ErasureCancelled": "erasure",
     "ErasureFailed": "erasure",
     # publication
+    "DomainPublicationConfigured": "publication",
+    "ProductPublicationFailed": "publication",
+    "ProductPublicationOverride": "publication",
     "ProductPublished": "publication",
+    "ProductUnpublished": "publication",
+    "SubscriptionRequestReceived": "publication",
     # operations
     "FlowFailed": "operations",
     "EventRejected": "operations",
     "RejectionKind": "operations",
     # AWS service events
     "GlueCrawlerStateChange": "aws",
+    "DataZoneDataSourceCreated": "aws",
+    "DataZoneDataSourceRunFailed": "aws",
+    "DataZoneDataSourceRunSucceeded": "aws",
+    "DataZoneEnvironmentDeploymentCompleted": "aws",
+    "DataZoneEnvironmentDeploymentFailed": "aws",
+    "DataZoneSubscriptionRequestCreated": "aws",
     "ScheduledEvent": "aws",
 }
 

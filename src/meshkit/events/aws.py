@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from meshkit.events.base import EventDetail
 
-__all__ = ["GlueCrawlerStateChange", "ScheduledEvent"]
+__all__ = [
+    "DATAZONE_EVENTS",
+    "DataZoneDataSourceCreated",
+    "DataZoneDataSourceRunFailed",
+    "DataZoneDataSourceRunSucceeded",
+    "DataZoneEnvironmentDeploymentCompleted",
+    "DataZoneEnvironmentDeploymentFailed",
+    "DataZoneEvent",
+    "DataZoneSubscriptionRequestCreated",
+    "GlueCrawlerStateChange",
+    "ScheduledEvent",
+]
 
 
 class GlueCrawlerStateChange(EventDetail):
@@ -41,3 +52,81 @@ class ScheduledEvent(EventDetail):
     SOURCE: ClassVar[str] = "aws.events"
     DETAIL_TYPE: ClassVar[str] = "Scheduled Event"
     EXTERNAL: ClassVar[bool] = True
+
+
+class DataZoneEvent(EventDetail):
+    """An Amazon DataZone event (source aws.datazone) on the DataZone account's default bus.
+
+    AWS documents the detail-types, not the detail: handlers read ``metadata.id`` (the entity
+    the event is about), ``metadata.domain`` and the entity ids in ``data``, and fetch the rest
+    with the API, so a field AWS adds or moves costs nothing.
+    """
+
+    SOURCE: ClassVar[str] = "aws.datazone"
+    EXTERNAL: ClassVar[bool] = True
+
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Entity id, DataZone domain, owning project, version."
+    )
+    data: dict[str, Any] = Field(default_factory=dict, description="The entity's details.")
+
+    def entity_id(self, *keys: str) -> str | None:
+        """The first of ``data[key]`` for ``keys``, else ``metadata.id``."""
+        for key in keys:
+            value = self.data.get(key)
+            if isinstance(value, str) and value:
+                return value
+        value = self.metadata.get("id")
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def datazone_domain(self) -> str | None:
+        value = self.metadata.get("domain") or self.data.get("domainId")
+        return value if isinstance(value, str) else None
+
+
+class DataZoneEnvironmentDeploymentCompleted(DataZoneEvent):
+    """An environment finished deploying (``metadata.id`` is the environment id)."""
+
+    DETAIL_TYPE: ClassVar[str] = "Environment Deployment Completed"
+
+
+class DataZoneEnvironmentDeploymentFailed(DataZoneEvent):
+    """An environment failed to deploy."""
+
+    DETAIL_TYPE: ClassVar[str] = "Environment Deployment Failed"
+
+
+class DataZoneDataSourceCreated(DataZoneEvent):
+    """A data source is ready to run (``metadata.id`` is the data source id)."""
+
+    DETAIL_TYPE: ClassVar[str] = "Data Source Created"
+
+
+class DataZoneDataSourceRunSucceeded(DataZoneEvent):
+    """A data source run ended; ``runStatisticsForAssets.failed`` may still count failures."""
+
+    DETAIL_TYPE: ClassVar[str] = "Data Source Run Succeeded"
+
+
+class DataZoneDataSourceRunFailed(DataZoneEvent):
+    """A data source run failed."""
+
+    DETAIL_TYPE: ClassVar[str] = "Data Source Run Failed"
+
+
+class DataZoneSubscriptionRequestCreated(DataZoneEvent):
+    """A project asked to subscribe to a listing (``metadata.id`` is the request id)."""
+
+    DETAIL_TYPE: ClassVar[str] = "Subscription Request Created"
+
+
+#: The DataZone events the publication flow consumes.
+DATAZONE_EVENTS: tuple[type[DataZoneEvent], ...] = (
+    DataZoneEnvironmentDeploymentCompleted,
+    DataZoneEnvironmentDeploymentFailed,
+    DataZoneDataSourceCreated,
+    DataZoneDataSourceRunSucceeded,
+    DataZoneDataSourceRunFailed,
+    DataZoneSubscriptionRequestCreated,
+)

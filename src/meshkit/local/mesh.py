@@ -235,6 +235,7 @@ class LocalMesh:
         organization_accounts: Iterable[str] | None = None,
         start: datetime | None = None,
         lake: bool = True,
+        datazone: bool = False,
     ) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9-]{0,19}", name):
             raise ValueError(
@@ -266,6 +267,9 @@ class LocalMesh:
         self._patches: MotoPatches | None = None
         self._lake: Any = None
         self._with_lake = lake
+        #: Optional features (meshkit.topology.FEATURES) whose handler groups are deployed.
+        self.features: tuple[str, ...] = ("datazone",) if datazone else ()
+        self._datazone: Any = None
         self._central: CentralHandle | None = None
         self.delivery = Delivery(self.faults)
 
@@ -293,8 +297,27 @@ class LocalMesh:
                     clock=self.clock,
                     organization_accounts=self._organization,
                 )
+            if "datazone" in self.features:
+                from meshkit.local.datazone import DataZoneSimulation
+
+                self._datazone = DataZoneSimulation(
+                    region=self.region,
+                    emit_aws_event=self._emit_for_lake,
+                    glue_tables=self._glue_tables,
+                    clock=self.clock,
+                )
             central = self._account(self.central_account)
-            resources = provision_central(central, mesh=self.name)
+            if self._datazone is not None:
+                # DataZone in the governance account, set up as an administrator would: a
+                # domain and the data-lake environment profile central's environments use.
+                dz_domain = self._datazone.create_domain(self.central_account, f"{self.name}-mesh")
+                profile = self._datazone.create_environment_profile(
+                    dz_domain, "meshkit-data-lake", self.central_account
+                )
+                self.settings.setdefault(
+                    "datazone", {"domain_ids": [dz_domain], "environment_profile_id": profile}
+                )
+            resources = provision_central(central, mesh=self.name, features=self.features)
             self._central = CentralHandle(self, central, resources)
             for group_name, wiring in resources.groups.items():
                 config = self._central_config(group_name, wiring, resources)
@@ -337,6 +360,8 @@ class LocalMesh:
                 hooks = [self.accounting.attach, self.faults.attach]
                 if self._lake is not None:
                     hooks.append(self._lake.attach)
+                if self._datazone is not None:
+                    hooks.append(self._datazone.attach)
                 account = Account(account_id, region=self.region, mesh_name=self.name, hooks=hooks)
                 self._accounts[account_id] = account
             return account
@@ -351,6 +376,32 @@ class LocalMesh:
         self._running()
         assert self._central is not None
         return self._central
+
+    @property
+    def datazone(self) -> Any:
+        """The DataZone simulation (``LocalMesh(datazone=True)``)."""
+        self._running()
+        if self._datazone is None:
+            raise RuntimeError("this mesh runs without DataZone: LocalMesh(datazone=True)")
+        return self._datazone
+
+    @property
+    def datazone_domain_id(self) -> str:
+        """The DataZone domain central publishes to."""
+        self.datazone  # noqa: B018 - raises when DataZone is off
+        return str(self.settings["datazone"]["domain_ids"][0])
+
+    def _glue_tables(self, account: str, database: str) -> list[dict[str, Any]] | None:
+        """A Glue database's tables (None when it does not exist), as DataZone's runs read them."""
+        glue = self._account(account).client("glue")
+        tables: list[dict[str, Any]] = []
+        with internal_calls():
+            try:
+                for page in glue.get_paginator("get_tables").paginate(DatabaseName=database):
+                    tables.extend(page["TableList"])
+            except glue.exceptions.EntityNotFoundException:
+                return None
+        return tables
 
     @property
     def lake(self) -> Any:
@@ -511,8 +562,15 @@ class LocalMesh:
         principals: Sequence[str] = ("analyst",),
         settings: Mapping[str, Any] | None = None,
         register: bool = True,
+        datazone_project: str | None = None,
     ) -> DomainHandle:
-        """Provision a domain as its CDK stack would, and (``register``) announce it."""
+        """Provision a domain as its CDK stack would, and (``register``) announce it.
+
+        ``datazone_project`` (a mesh with ``datazone=True``): the DataZone project the domain
+        publishes to and subscribes as, created when missing; the stack then sends
+        ``DomainPublicationConfigured``, and DataZone subscriptions reach the domain's first
+        principal unless ``settings`` names ``datazone_principals``.
+        """
         self._running()
         if name in self.domains:
             raise ValueError(f"domain {name!r} already exists in this mesh")
@@ -530,11 +588,16 @@ class LocalMesh:
             mesh=self.name,
             domain=name,
             principals=principals,
+            features=self.features,
         )
         handle = DomainHandle(self, acct, resources)
+        extra = dict(settings or {})
+        if datazone_project is not None:
+            self.datazone  # noqa: B018 - raises when DataZone is off
+            extra.setdefault("datazone_principals", [next(iter(resources.principals.values()))])
         for group_name, wiring in resources.groups.items():
             config = self._domain_config(
-                group_name, wiring, resources, sharing_mode=sharing_mode, extra=settings or {}
+                group_name, wiring, resources, sharing_mode=sharing_mode, extra=extra
             )
             handle.configs[group_name] = config
             self._deploy(acct, wiring, config)
@@ -549,6 +612,19 @@ class LocalMesh:
                     account_id=account,
                     storage_uri=resources.storage_uri,
                     sharing_mode=sharing_mode,
+                )
+            )
+        if datazone_project is not None:
+            from meshkit.events.publication import DomainPublicationConfigured
+
+            sim, dz_domain = self._datazone, self.datazone_domain_id
+            try:
+                sim.project_id(dz_domain, datazone_project)
+            except KeyError:
+                sim.create_project(dz_domain, datazone_project)
+            handle.put(
+                DomainPublicationConfigured(
+                    domain=name, datazone_domain_id=dz_domain, project_name=datazone_project
                 )
             )
         return handle
@@ -718,6 +794,8 @@ class LocalMesh:
         for _ in range(max_rounds):
             made = self.delivery.round()
             crawls = int(self._lake.run_pending_crawls()) if self._lake is not None else 0
+            if self._datazone is not None:
+                crawls += int(self._datazone.run_pending())
             delivered += made
             if made == 0 and crawls == 0:
                 return delivered

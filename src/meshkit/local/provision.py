@@ -195,6 +195,15 @@ def provision_group(
     )
 
 
+def _own_rules(
+    bus: str, prefix: str, g: topology.HandlerGroup, account: str
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """The rule for the events the account itself emits that the group reacts to, if any."""
+    if not g.own_events:
+        return []
+    return [(bus, f"{prefix}-own", topology.own_events_pattern(g, account=account))]
+
+
 def _aws_event_rules(
     prefix: str, aws_events: Sequence[type[EventDetail]], *, mesh: str, domain: str | None
 ) -> list[tuple[str, dict[str, Any] | None, str | None]]:
@@ -215,7 +224,9 @@ def _aws_event_rules(
     return rules
 
 
-def provision_central(account: Account, *, mesh: str) -> CentralResources:
+def provision_central(
+    account: Account, *, mesh: str, features: Sequence[str] = ()
+) -> CentralResources:
     """Central bus (+ archive), central group queues and rules, schedule, registry tables."""
     bus = f"{mesh}-central"
     res = CentralResources(
@@ -233,7 +244,7 @@ def provision_central(account: Account, *, mesh: str) -> CentralResources:
         events.create_archive(ArchiveName=res.archive_name, EventSourceArn=res.bus_arn)
         _create_table(account, res.registry_table, STATE_TABLE)
         _create_table(account, res.idempotency_table, IDEMPOTENCY_TABLE)
-    for g in topology.groups_for("central"):
+    for g in topology.groups_for("central", features):
         prefix = f"{mesh}-{g.env_name}"
         res.groups[g.name] = provision_group(
             account,
@@ -245,7 +256,8 @@ def provision_central(account: Account, *, mesh: str) -> CentralResources:
                     bus,
                     prefix,
                     topology.central_group_pattern(g, central_account=account.account_id),
-                )
+                ),
+                *_own_rules(bus, prefix, g, account.account_id),
             ],
             default_rules=_aws_event_rules(prefix, g.aws_events, mesh=mesh, domain=None),
         )
@@ -260,6 +272,7 @@ def provision_domain(
     mesh: str,
     domain: str,
     principals: Sequence[str],
+    features: Sequence[str] = (),
 ) -> DomainResources:
     """A domain's bus and rules (forward, subscription, groups, crawler), bucket, roles, tables."""
     acct = account.account_id
@@ -331,7 +344,7 @@ def provision_domain(
         )
         _create_table(account, res.state_table, STATE_TABLE)
         _create_table(account, res.idempotency_table, IDEMPOTENCY_TABLE)
-    for g in topology.groups_for("domain"):
+    for g in topology.groups_for("domain", features):
         prefix = f"{mesh}-{domain}-{g.env_name}"
         res.groups[g.name] = provision_group(
             account,
@@ -343,7 +356,8 @@ def provision_domain(
                     bus,
                     prefix,
                     topology.domain_group_pattern(g, central_account=central.account_id),
-                )
+                ),
+                *_own_rules(bus, prefix, g, acct),
             ],
             default_rules=_aws_event_rules(prefix, g.aws_events, mesh=mesh, domain=domain),
         )
