@@ -50,12 +50,12 @@ def test_each_account_acts_as_itself_and_sees_only_its_own_resources(
 def test_central_rules_are_exactly_the_topology(two_domains: LocalMesh) -> None:
     events = two_domains.central.client("events")
     rules = _rules(events, "t-central")
-    expected = {f"t-{g.env_name}" for g in topology.groups_for("central")}
+    expected = {f"t-{g.env_name}" for g in topology.groups_for("central", two_domains.features)}
     expected |= {"t-sales-subscription", "t-marketing-subscription"}
     # The archive's own managed rule is the only other one (AWS creates it too).
     archive_rules = {n for n in rules if n.startswith("Events-Archive-")}
     assert set(rules) - archive_rules == expected
-    for g in topology.groups_for("central"):
+    for g in topology.groups_for("central", two_domains.features):
         assert _pattern(rules[f"t-{g.env_name}"]) == topology.central_group_pattern(
             g, central_account=CENTRAL
         )
@@ -77,14 +77,14 @@ def test_domain_rules_are_exactly_the_topology(two_domains: LocalMesh) -> None:
     events = two_domains.domain("sales").client("events")
     rules = _rules(events, "t-sales")
     expected = {"t-sales-forward"} | {
-        f"t-sales-{g.env_name}" for g in topology.groups_for("domain")
+        f"t-sales-{g.env_name}" for g in topology.groups_for("domain", two_domains.features)
     }
     assert set(rules) == expected
     assert _pattern(rules["t-sales-forward"]) == topology.forward_pattern(domain_account=SALES)
     assert _target(events, "t-sales-forward", "t-sales") == (
         f"arn:aws:events:us-east-1:{CENTRAL}:event-bus/t-central"
     )
-    for g in topology.groups_for("domain"):
+    for g in topology.groups_for("domain", two_domains.features):
         rule = f"t-sales-{g.env_name}"
         assert _pattern(rules[rule]) == topology.domain_group_pattern(g, central_account=CENTRAL)
         assert _target(events, rule, "t-sales") == f"arn:aws:sqs:us-east-1:{SALES}:{rule}"

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from meshkit.constructs._handlers import CustomHandler
 from meshkit.constructs.central import CentralGovernance
+from meshkit.constructs.datazone import DataZonePublishing, DataZoneSettings
 from meshkit.constructs.domain import DataDomain
 
-__all__ = ["CentralGovernance", "CustomHandler", "DataDomain"]
+__all__ = [
+    "CentralGovernance",
+    "CustomHandler",
+    "DataDomain",
+    "DataZonePublishing",
+    "DataZoneSettings",
+]

@@ -17,9 +17,10 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 from meshkit import topology
 from meshkit.constructs import _code, _iam, _nag, _resources, _schemas
+from meshkit.constructs import datazone as _datazone
 from meshkit.constructs._handlers import COMMON_PROPS, CustomHandler, HandlerOptions, MeshHandler
 from meshkit.constructs._handlers import attach_custom_handler as _attach
-from meshkit.events.aws import ScheduledEvent
+from meshkit.events.aws import DATAZONE_EVENTS, ScheduledEvent
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from aws_cdk import aws_kms as kms
     from aws_cdk import aws_sns as sns
 
+    from meshkit.constructs.datazone import DataZoneSettings
     from meshkit.events.base import EventDetail
 
 __all__ = ["CentralGovernance"]
@@ -89,6 +91,8 @@ class CentralGovernance(Construct):
         "(default 5 minutes): an account moved out of the OUs is refused at most this late.",
         "archive_retention": "How long the archive of every mesh event is kept (for replays).",
         "removal_policy": "What happens to the registry table and the key on stack deletion.",
+        "datazone": "Publish products to Amazon DataZone domains of this account "
+        "(`DataZoneSettings`): deploys `central.publication` (docs/datazone.md).",
         "handler_settings": "Extra policy settings for the central handlers "
         "(`approval_policy`, `request_ttl_days`, ...), passed in `MESHKIT_SETTINGS`.",
         **COMMON_PROPS,
@@ -110,6 +114,7 @@ class CentralGovernance(Construct):
         alarm_topic: sns.ITopic | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         handler_settings: Mapping[str, Any] | None = None,
+        datazone: DataZoneSettings | None = None,
         register_data_lake_admins: bool = False,
         data_lake_admins: Sequence[str] = (),
         max_receive_count: int = 5,
@@ -173,6 +178,11 @@ class CentralGovernance(Construct):
             )
         if member_accounts:
             settings["member_accounts"] = list(member_accounts)
+        features: list[str] = []
+        if datazone is not None:
+            features.append("datazone")
+            settings["datazone"] = datazone.handler_settings()
+        self.datazone = datazone
         environment = {
             "MESHKIT_ROLE": "central",
             "MESHKIT_MESH_NAME": mesh_name,
@@ -188,7 +198,7 @@ class CentralGovernance(Construct):
         if organization_id and organization_management_account:
             environment["MESHKIT_CROSS_ACCOUNT_ROLE"] = organization_reader_role_name
         self.handlers: dict[str, MeshHandler] = {}
-        for group in topology.groups_for("central"):
+        for group in topology.groups_for("central", features):
             handler = MeshHandler(
                 self,
                 _construct_id(group.name),
@@ -203,6 +213,26 @@ class CentralGovernance(Construct):
                 event_pattern=topology.central_group_pattern(group, central_account=stack.account),
                 event_bus=self.bus,
             )
+            if group.own_events:
+                handler.add_rule(
+                    "OwnRule",
+                    description=f"{group.name}: central's own decisions",
+                    event_pattern=topology.own_events_pattern(group, account=stack.account),
+                    event_bus=self.bus,
+                )
+            if datazone is not None and DATAZONE_EVENTS[0] in group.aws_events:
+                handler.add_rule(
+                    "DataZoneRule",
+                    description=f"{group.name}: DataZone's events for the mesh's domains",
+                    event_pattern=topology.pattern_for(
+                        DATAZONE_EVENTS,
+                        account=[stack.account],
+                        detail={"metadata": {"domain": list(datazone.domain_ids)}},
+                    ),
+                )
+                handler.add_to_role_policy(
+                    *_datazone.datazone_statements(self, datazone.domain_ids)
+                )
             if ScheduledEvent in group.aws_events:
                 handler.add_rule(
                     "SweepSchedule",

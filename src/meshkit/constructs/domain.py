@@ -32,6 +32,7 @@ from meshkit.constructs.central import _check_mesh_name, _construct_id
 from meshkit.events import access, domains
 from meshkit.events.aws import GlueCrawlerStateChange
 from meshkit.events.envelope import to_put_events_entry
+from meshkit.events.publication import DomainPublicationConfigured
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from aws_cdk import aws_kms as kms
     from aws_cdk import aws_sns as sns
 
+    from meshkit.constructs.datazone import DataZonePublishing
     from meshkit.events.base import EventDetail, MeshEvent
 
 __all__ = ["DataDomain"]
@@ -75,6 +77,8 @@ class DataDomain(Construct):
         "description": "What the domain is about (sent with the registration).",
         "removal_policy": "What happens to the bucket, state table and key on stack deletion.",
         "handler_settings": "Extra settings for the domain handlers (`MESHKIT_SETTINGS`).",
+        "datazone": "Publish this domain's products to a DataZone project and receive that "
+        "project's subscriptions as access requests (`DataZonePublishing`; docs/datazone.md).",
         **COMMON_PROPS,
     }
 
@@ -98,6 +102,7 @@ class DataDomain(Construct):
         alarm_topic: sns.ITopic | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         handler_settings: Mapping[str, Any] | None = None,
+        datazone: DataZonePublishing | None = None,
         register_data_lake_admins: bool = False,
         data_lake_admins: Sequence[str] = (),
         max_receive_count: int = 5,
@@ -181,6 +186,18 @@ class DataDomain(Construct):
             settings["crawler_role_arn"] = self.crawler_role.role_arn
         if organization_id:
             settings["organization_id"] = organization_id
+        features: list[str] = []
+        self.datazone = datazone
+        if datazone is not None:
+            features.append("datazone")
+            datazone.event(domain_name)  # refuses bad settings at synth, naming the field
+            subscribers = list(datazone.subscriber_principals or consumer_principals[:1])
+            if not subscribers:
+                raise ValueError(
+                    "datazone=DataZonePublishing(...): name subscriber_principals (or "
+                    "consumer_principals) to receive DataZone subscriptions"
+                )
+            settings["datazone_principals"] = subscribers
         environment = {
             "MESHKIT_ROLE": "domain",
             "MESHKIT_MESH_NAME": mesh_name,
@@ -195,7 +212,7 @@ class DataDomain(Construct):
             "MESHKIT_SETTINGS": stack.to_json_string(settings),
         }
         self.handlers: dict[str, MeshHandler] = {}
-        for group in topology.groups_for("domain"):
+        for group in topology.groups_for("domain", features):
             handler = MeshHandler(
                 self,
                 _construct_id(group.name),
@@ -221,6 +238,7 @@ class DataDomain(Construct):
 
         self.forward_rule, self.subscription_rule = self._route()
         self.registration = self._registration(sharing_mode, owner, description)
+        self.publication = self._publication(datazone) if datazone is not None else None
 
         self.data_lake_settings: lakeformation.CfnDataLakeSettings | None = None
         if register_data_lake_admins:
@@ -518,6 +536,48 @@ class DataDomain(Construct):
         resource.node.add_dependency(self.subscription_rule)
         for handler in self.handlers.values():
             resource.node.add_dependency(handler)
+        return resource
+
+    def _publication(self, datazone: DataZonePublishing) -> cr.AwsCustomResource:
+        """Tell central how to publish (on create and update); stop publishing on delete."""
+        correlation = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"meshkit:{self.mesh_name}:{self.domain_name}:dz")
+        )
+
+        def call(enabled: bool) -> cr.AwsSdkCall:
+            fields = datazone.event(self.domain_name, enabled=enabled).model_dump(
+                mode="json", exclude_none=True
+            )
+            fields["correlation_id"] = correlation
+            entry = json.loads(self._event_entry(DomainPublicationConfigured, fields))
+            return cr.AwsSdkCall(
+                service="EventBridge",
+                action="putEvents",
+                parameters={"Entries": [entry]},
+                physical_resource_id=cr.PhysicalResourceId.of(
+                    f"meshkit/{self.mesh_name}/{self.domain_name}/datazone"
+                ),
+            )
+
+        resource = cr.AwsCustomResource(
+            self,
+            "Publication",
+            role=_registration_role(self),
+            log_group=cast("logs.ILogGroup", Stack.of(self).node.find_child(_LOGS_ID)),
+            on_create=call(True),
+            on_update=call(True),
+            on_delete=call(False),
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(
+                        actions=["events:PutEvents"], resources=[self.bus.event_bus_arn]
+                    )
+                ]
+            ),
+            install_latest_aws_sdk=False,
+        )
+        # After the domain's registration: central needs the domain before its settings.
+        resource.node.add_dependency(self.registration)
         return resource
 
     # -- IAM -------------------------------------------------------------------------------------

@@ -55,9 +55,12 @@ class ProductPublicationOverride(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     product: ProductName
-    publish: bool = Field(default=True, description="Publish this product at all.")
+    publish: bool = Field(default=True, description="Publish this product at all.", examples=[True])
     glossary_terms: list[GlossaryTerm] | None = Field(
-        default=None, max_length=20, description="Glossary term ids instead of the domain's."
+        default=None,
+        max_length=20,
+        description="Glossary term ids instead of the domain's.",
+        examples=[["gt1"]],
     )
 
 
@@ -72,21 +75,41 @@ class DomainPublicationConfigured(MeshEvent):
     DETAIL_TYPE: ClassVar[str] = "DomainPublicationConfigured"
 
     domain: DomainName
-    enabled: bool = Field(default=True, description="False stops publishing (and unpublishes).")
+    enabled: bool = Field(
+        default=True, description="False stops publishing (and unpublishes).", examples=[True]
+    )
     datazone_domain_id: DataZoneDomainId
-    project_id: DataZoneId | None = Field(default=None, description="Project id (or give name).")
+    project_id: DataZoneId | None = Field(
+        default=None, description="Project id (or give project_name).", examples=[None]
+    )
     project_name: ShortText | None = Field(
         default=None, description="Project name, resolved by central.", examples=["sales"]
     )
     include_tables: list[TableGlob] = Field(
-        default_factory=lambda: ["*"], min_length=1, max_length=50,
+        default_factory=lambda: ["*"],
+        min_length=1,
+        max_length=50,
         description="Tables to publish (globs over the product's table names).",
+        examples=[["*"]],
     )
-    exclude_tables: list[TableGlob] = Field(default_factory=list, max_length=50)
+    exclude_tables: list[TableGlob] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Tables never published (globs).",
+        examples=[["staging_*"]],
+    )
     glossary_terms: list[GlossaryTerm] = Field(
-        default_factory=list, max_length=20, description="Glossary term ids attached to assets."
+        default_factory=list,
+        max_length=20,
+        description="Glossary term ids attached to assets.",
+        examples=[["gt1"]],
     )
-    products: list[ProductPublicationOverride] = Field(default_factory=list, max_length=100)
+    products: list[ProductPublicationOverride] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Per-product overrides.",
+        examples=[[{"product": "orders", "publish": True}]],
+    )
 
     @model_validator(mode="after")
     def _one_project(self) -> DomainPublicationConfigured:
@@ -110,10 +133,14 @@ class ProductPublished(AddressedEvent):
     project_id: DataZoneId
     data_source_id: DataZoneId
     run_id: DataZoneId
-    asset_ids: list[DataZoneId] = Field(max_length=100, description="Published asset ids.")
-    added: int = Field(default=0, ge=0, description="Assets the run added.")
-    updated: int = Field(default=0, ge=0, description="Assets the run updated.")
-    unchanged: int = Field(default=0, ge=0, description="Assets the run left unchanged.")
+    asset_ids: list[DataZoneId] = Field(
+        max_length=100, description="Published asset ids.", examples=[["a1b2"]]
+    )
+    added: int = Field(default=0, ge=0, description="Assets the run added.", examples=[1])
+    updated: int = Field(default=0, ge=0, description="Assets the run updated.", examples=[0])
+    unchanged: int = Field(
+        default=0, ge=0, description="Assets the run left unchanged.", examples=[0]
+    )
 
 
 class ProductPublicationFailed(AddressedEvent):
@@ -126,9 +153,12 @@ class ProductPublicationFailed(AddressedEvent):
     product: ProductName
     datazone_domain_id: DataZoneDomainId
     stage: Literal["project", "environment", "data_source", "run"] = Field(
-        description="The step that failed."
+        description="The step that failed.", examples=["run"]
     )
-    message: LongText = Field(description="What DataZone said.")
+    message: LongText = Field(
+        description="What DataZone said.",
+        examples=["RESOURCE_NOT_FOUND_EXCEPTION: Glue database demo_sales not found"],
+    )
 
 
 class ProductUnpublished(AddressedEvent):
@@ -140,8 +170,10 @@ class ProductUnpublished(AddressedEvent):
     domain: DomainName
     product: ProductName
     datazone_domain_id: DataZoneDomainId
-    asset_ids: list[DataZoneId] = Field(max_length=100)
-    reason: ShortText
+    asset_ids: list[DataZoneId] = Field(
+        max_length=100, description="Assets whose listings were withdrawn.", examples=[["a1b2"]]
+    )
+    reason: ShortText = Field(description="Why.", examples=["deprecated: replaced by orders_v2"])
 
 
 class SubscriptionRequestReceived(AddressedEvent):
@@ -157,8 +189,12 @@ class SubscriptionRequestReceived(AddressedEvent):
     datazone_domain_id: DataZoneDomainId
     subscription_request_id: DataZoneId
     request_id: RequestId
-    consumer_domain: DomainName
-    producer_domain: DomainName
+    consumer_domain: DomainName = Field(description="Subscribing domain.", examples=["marketing"])
+    producer_domain: DomainName = Field(description="Owning domain.", examples=["sales"])
     product: ProductName
-    tables: list[TableName] = Field(min_length=1, max_length=100)
-    reason: LongText = Field(description="The subscriber's request reason.")
+    tables: list[TableName] = Field(
+        min_length=1, max_length=100, description="Tables subscribed to.", examples=[["orders"]]
+    )
+    reason: LongText = Field(
+        description="The subscriber's request reason.", examples=["campaign analysis"]
+    )

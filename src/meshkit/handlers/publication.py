@@ -212,7 +212,9 @@ def _domain_config(reg: Registry, name: str) -> dict[str, Any] | None:
 
 def _published_tables(config: dict[str, Any], product: dict[str, Any]) -> list[dict[str, Any]]:
     """The product's crawled tables the domain's filters select (central table names)."""
-    override = next((p for p in config.get("products", []) if p["product"] == product["product"]), {})
+    override: dict[str, Any] = next(
+        (p for p in config.get("products", []) if p["product"] == product["product"]), {}
+    )
     if override and not override.get("publish", True):
         return []
     chosen = {
@@ -311,11 +313,15 @@ def _environment(ctx: HandlerContext, reg: Registry, ddid: str, project_id: str)
             description=f"meshkit mesh {ctx.config.mesh_name}: the products this project publishes",
         )
     status = str(env.get("status"))
-    reg.update(
-        claim_key, {"environment_id": env["id"], "environment_status": status}
+    reg.update(claim_key, {"environment_id": env["id"], "environment_status": status})
+    reg.put(
+        {
+            "pk": f"DZENV#{env['id']}",
+            "sk": "META",
+            "datazone_domain_id": ddid,
+            "project_id": project_id,
+        }
     )
-    reg.put({"pk": f"DZENV#{env['id']}", "sk": "META", "datazone_domain_id": ddid,
-             "project_id": project_id})
     if status == "ACTIVE":
         return str(env["id"])
     if status in ("CREATE_FAILED", "DELETED", "DELETE_FAILED", "VALIDATION_FAILED"):
@@ -375,20 +381,27 @@ def _advance_or_fail(
             if s.get("name") == name
         ]
         try:
-            source = existing[0] if existing else dz.create_data_source(
-                domainIdentifier=ddid,
-                projectIdentifier=project_id,
-                environmentIdentifier=env_id,
-                name=name,
-                type="GLUE",
-                description=f"meshkit product {pub['domain']}.{pub['product']}",
-                configuration=configuration,
-                publishOnImport=True,
-                enableSetting="ENABLED",
+            source = (
+                existing[0]
+                if existing
+                else dz.create_data_source(
+                    domainIdentifier=ddid,
+                    projectIdentifier=project_id,
+                    environmentIdentifier=env_id,
+                    name=name,
+                    type="GLUE",
+                    description=f"meshkit product {pub['domain']}.{pub['product']}",
+                    configuration=configuration,
+                    publishOnImport=True,
+                    enableSetting="ENABLED",
+                )
             )
         except Exception as exc:
-            if aws_error_code(exc) in ("ValidationException", "AccessDeniedException",
-                                       "ResourceNotFoundException"):
+            if aws_error_code(exc) in (
+                "ValidationException",
+                "AccessDeniedException",
+                "ResourceNotFoundException",
+            ):
                 raise _StepFailed("data_source", _error(exc)) from exc
             raise
         source_id = str(source["dataSourceId"] if "dataSourceId" in source else source["id"])
@@ -441,7 +454,7 @@ def _failed(
         domain=pub["domain"],
         product=pub["product"],
         datazone_domain_id=pub["datazone_domain_id"],
-        stage=stage,  # type: ignore[arg-type]
+        stage=stage,
         message=message,
         recipients=[pub["producer_account"]],
         correlation_id=pub["correlation_id"],
@@ -471,7 +484,9 @@ def environment_failed(
     return _environment_event(event.entity_id("environmentId"), ctx, failed=True)
 
 
-def _environment_event(env_id: str | None, ctx: HandlerContext, *, failed: bool) -> list[EventDetail]:
+def _environment_event(
+    env_id: str | None, ctx: HandlerContext, *, failed: bool
+) -> list[EventDetail]:
     _require_datazone_account(ctx)
     reg = Registry(ctx)
     env = reg.get(f"DZENV#{env_id}") if env_id else None
@@ -493,8 +508,16 @@ def _environment_event(env_id: str | None, ctx: HandlerContext, *, failed: bool)
         if pub is None or pub.get("state") != "WAITING_ENVIRONMENT":
             continue
         if failed or status != "ACTIVE":
-            out.append(_failed(ctx, reg, key, pub, "environment",
-                               f"environment {env_id} of project {env['project_id']} is {status}"))
+            out.append(
+                _failed(
+                    ctx,
+                    reg,
+                    key,
+                    pub,
+                    "environment",
+                    f"environment {env_id} of project {env['project_id']} is {status}",
+                )
+            )
             continue
         result = _advance(ctx, reg, key)
         if result is not None:
@@ -503,7 +526,9 @@ def _environment_event(env_id: str | None, ctx: HandlerContext, *, failed: bool)
 
 
 @central.on(DataZoneDataSourceCreated)
-def data_source_created(event: DataZoneDataSourceCreated, ctx: HandlerContext) -> EventDetail | None:
+def data_source_created(
+    event: DataZoneDataSourceCreated, ctx: HandlerContext
+) -> EventDetail | None:
     _require_datazone_account(ctx)
     reg = Registry(ctx)
     pointer = reg.get(f"DZSOURCE#{event.entity_id('dataSourceId')}")
@@ -608,7 +633,9 @@ def deregistered(event: DomainDeregistered, ctx: HandlerContext) -> list[EventDe
     return _unpublish_domain(ctx, reg, event.domain, "domain deregistered")
 
 
-def _unpublish_domain(ctx: HandlerContext, reg: Registry, name: str, reason: str) -> list[EventDetail]:
+def _unpublish_domain(
+    ctx: HandlerContext, reg: Registry, name: str, reason: str
+) -> list[EventDetail]:
     out: list[EventDetail] = []
     for item in reg.query_index(f"DOMAINPRODUCTS#{name}"):
         result = _unpublish(ctx, reg, name, item["product"], reason)
@@ -665,7 +692,7 @@ def subscription_requested(
     settings = _settings(ctx)
     ddid = event.datazone_domain
     sub_id = event.entity_id("subscriptionRequestId")
-    if ddid not in settings["domain_ids"] or not sub_id:
+    if ddid is None or ddid not in settings["domain_ids"] or not sub_id:
         return None  # another DataZone domain's business
     reg = Registry(ctx)
     if reg.get(f"DZSUB#{sub_id}") is not None:
@@ -712,9 +739,7 @@ def subscription_requested(
     )
 
 
-def _map_subscription(
-    reg: Registry, ddid: str, request: dict[str, Any]
-) -> tuple[str | None, Any]:
+def _map_subscription(reg: Registry, ddid: str, request: dict[str, Any]) -> tuple[str | None, Any]:
     principals = request.get("subscribedPrincipals") or []
     project_id = (principals[0].get("project") or {}).get("id") if principals else None
     if not project_id:
@@ -751,14 +776,11 @@ def _map_subscription(
 
 # -- The subscribing domain answers with an ordinary access request ------------------------
 @domain.on(SubscriptionRequestReceived)
-def subscription_received(
-    event: SubscriptionRequestReceived, ctx: HandlerContext
-) -> EventDetail:
+def subscription_received(event: SubscriptionRequestReceived, ctx: HandlerContext) -> EventDetail:
     require_central(ctx)
     if event.consumer_domain != ctx.config.domain:
         raise RejectEvent(
-            f"subscription for domain {event.consumer_domain!r} delivered to "
-            f"{ctx.config.domain!r}",
+            f"subscription for domain {event.consumer_domain!r} delivered to {ctx.config.domain!r}",
             kind="validation",
         )
     principals = [str(p) for p in ctx.config.setting("datazone_principals", [])]

@@ -190,9 +190,7 @@ class DataZoneSimulation:
         return dict(self._domain(domain_id).requests[request_id].data)
 
     def subscriptions(self, domain_id: str) -> list[dict[str, Any]]:
-        return [
-            {"id": s.id, **s.data} for s in self._domain(domain_id).subscriptions.values()
-        ]
+        return [{"id": s.id, **s.data} for s in self._domain(domain_id).subscriptions.values()]
 
     def environments(self, domain_id: str) -> list[dict[str, Any]]:
         return [{"id": e.id, **e.data} for e in self._domain(domain_id).environments.values()]
@@ -242,7 +240,9 @@ class DataZoneSimulation:
             return fail(exc)
         report = self._validator.validate(parsed, model.output_shape)
         if report.has_errors():
-            raise AssertionError(f"simulated {op} answer breaks the model: {report.generate_report()}")
+            raise AssertionError(
+                f"simulated {op} answer breaks the model: {report.generate_report()}"
+            )
         return answer(parsed)
 
     # -- plumbing --------------------------------------------------------------------------
@@ -256,9 +256,7 @@ class DataZoneSimulation:
     def _domain(self, domain_id: str, account: str | None = None) -> _Domain:
         dom = self._domains.get(domain_id)
         if dom is None or (account is not None and dom.account != account):
-            raise LakeClientError(
-                "ResourceNotFoundException", f"Domain {domain_id} not found", 404
-            )
+            raise LakeClientError("ResourceNotFoundException", f"Domain {domain_id} not found", 404)
         return dom
 
     @staticmethod
@@ -433,7 +431,8 @@ class DataZoneSimulation:
         glue = (params.get("configuration") or {}).get("glueRunConfiguration")
         if not glue or not glue.get("relationalFilterConfigurations"):
             raise LakeClientError(
-                "ValidationException", "glueRunConfiguration.relationalFilterConfigurations is required"
+                "ValidationException",
+                "glueRunConfiguration.relationalFilterConfigurations is required",
             )
         for src in dom.sources.values():
             if src.data["projectId"] == project.id and src.data["name"] == params["name"]:
@@ -460,7 +459,10 @@ class DataZoneSimulation:
         def created() -> None:
             src.data["status"] = "READY"
             self._event(
-                dom, "Data Source Created", src.id, {"dataSourceId": src.id, "projectId": project.id}
+                dom,
+                "Data Source Created",
+                src.id,
+                {"dataSourceId": src.id, "projectId": project.id},
             )
 
         self._pending.append(created)
@@ -504,8 +506,12 @@ class DataZoneSimulation:
         run = _Entity(
             self._new_id(),
             self._now(),
-            {"source": src.id, "projectId": src.data["projectId"], "status": "REQUESTED",
-             "activities": []},
+            {
+                "source": src.id,
+                "projectId": src.data["projectId"],
+                "status": "REQUESTED",
+                "activities": [],
+            },
         )
         dom.runs[run.id] = run
         src.data["status"] = "RUNNING"
@@ -541,8 +547,13 @@ class DataZoneSimulation:
                 dom,
                 "Data Source Run Failed",
                 run.id,
-                {"dataSourceId": src.id, "dataSourceRunId": run.id, "projectId": src.data["projectId"],
-                 "status": "FAILED", "errorMessage": error},
+                {
+                    "dataSourceId": src.id,
+                    "dataSourceRunId": run.id,
+                    "projectId": src.data["projectId"],
+                    "status": "FAILED",
+                    "errorMessage": error,
+                },
             )
             return
         run.data.update(status="SUCCESS", stats=stats)
@@ -550,8 +561,13 @@ class DataZoneSimulation:
             dom,
             "Data Source Run Succeeded",
             run.id,
-            {"dataSourceId": src.id, "dataSourceRunId": run.id, "projectId": src.data["projectId"],
-             "status": "SUCCESS", "runStatisticsForAssets": stats},
+            {
+                "dataSourceId": src.id,
+                "dataSourceRunId": run.id,
+                "projectId": src.data["projectId"],
+                "status": "SUCCESS",
+                "runStatisticsForAssets": stats,
+            },
         )
 
     def _import(
@@ -576,8 +592,14 @@ class DataZoneSimulation:
             asset = _Entity(
                 self._new_id(),
                 self._now(),
-                {"source": src.id, "database": database, "name": table["Name"],
-                 "columns": columns, "revision": 1, "projectId": src.data["projectId"]},
+                {
+                    "source": src.id,
+                    "database": database,
+                    "name": table["Name"],
+                    "columns": columns,
+                    "revision": 1,
+                    "projectId": src.data["projectId"],
+                },
             )
             dom.assets[asset.id] = asset
             outcome, status = "added", "SUCCEEDED_CREATED"
@@ -586,7 +608,7 @@ class DataZoneSimulation:
             outcome, status = "updated", "SUCCEEDED_UPDATED"
         else:
             outcome, status = "unchanged", "UNCHANGED"
-        if src.data["publishOnImport"] and outcome != "unchanged" or (
+        if (src.data["publishOnImport"] and outcome != "unchanged") or (
             src.data["publishOnImport"] and self._listing_of(dom, asset.id) is None
         ):
             self._publish(dom, asset)
@@ -696,9 +718,7 @@ class DataZoneSimulation:
             "createdAt": req.created,
             "updatedAt": req.data.get("updatedAt", req.created),
             "requestReason": req.data["reason"],
-            "subscribedPrincipals": [
-                {"project": {"id": project.id, "name": project.data["name"]}}
-            ],
+            "subscribedPrincipals": [{"project": {"id": project.id, "name": project.data["name"]}}],
             "subscribedListings": [
                 {
                     "id": listing.id,
@@ -711,8 +731,12 @@ class DataZoneSimulation:
                             "entityRevision": str(asset.data["revision"]),
                             "entityType": "GlueTableAssetType",
                             "forms": json.dumps(
-                                {"GlueTableForm": {"tableName": asset.data["name"],
-                                                   "databaseName": asset.data["database"]}}
+                                {
+                                    "GlueTableForm": {
+                                        "tableName": asset.data["name"],
+                                        "databaseName": asset.data["database"],
+                                    }
+                                }
                             ),
                         }
                     },
@@ -746,8 +770,12 @@ class DataZoneSimulation:
         req = _Entity(
             self._new_id(),
             self._now(),
-            {"listing": listing.id, "project": project_id, "reason": params["requestReason"],
-             "status": "PENDING"},
+            {
+                "listing": listing.id,
+                "project": project_id,
+                "reason": params["requestReason"],
+                "status": "PENDING",
+            },
         )
         dom.requests[req.id] = req
         self._pending.append(
@@ -756,9 +784,12 @@ class DataZoneSimulation:
                 dom,
                 "Subscription Request Created",
                 req.id,
-                {"subscriptionRequestId": req.id, "requesterId": "meshkit-local",
-                 "subscribedListings": [{"id": listing.id, "version": listing.data["revision"]}],
-                 "subscribedPrincipals": [{"type": "PROJECT", "id": project_id}]},
+                {
+                    "subscriptionRequestId": req.id,
+                    "requesterId": "meshkit-local",
+                    "subscribedListings": [{"id": listing.id, "version": listing.data["revision"]}],
+                    "subscribedPrincipals": [{"type": "PROJECT", "id": project_id}],
+                },
             )
         )
         return self._request_out(dom, req)
@@ -778,9 +809,7 @@ class DataZoneSimulation:
             )
         req.data.update(status=status, updatedAt=self._now(), comment=params.get("decisionComment"))
         if status == "ACCEPTED":
-            sub = _Entity(
-                self._new_id(), self._now(), {"request": req.id, "status": "APPROVED"}
-            )
+            sub = _Entity(self._new_id(), self._now(), {"request": req.id, "status": "APPROVED"})
             dom.subscriptions[sub.id] = sub
         return self._request_out(dom, req)
 

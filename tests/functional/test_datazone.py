@@ -1,0 +1,281 @@
+"""Publishing products to DataZone and DataZone subscriptions, in the local mesh.
+
+The mesh runs with the DataZone simulation (meshkit.local.datazone): central publishes every
+product of a domain that asked for it, each asynchronous DataZone step completes through
+DataZone's own event, and a subscription made in DataZone goes through the mesh's decision path.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from meshkit.events.access import AccessDecided, AccessRevoked
+from meshkit.events.products import (
+    ProductDeprecated,
+    ProductRegistrationRequested,
+    ProductSchemaUpdated,
+    TableSchema,
+    TableSpec,
+)
+from meshkit.events.publication import DomainPublicationConfigured, ProductPublicationOverride
+from meshkit.local.mesh import LocalMesh
+from meshkit.local.sample_data import daily_revenue_csv, orders_parquet
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+CENTRAL, SALES, MARKETING, FINANCE = "111111111111", "222222222222", "333333333333", "444444444444"
+
+
+@pytest.fixture(params=["named", "tag"])
+def mesh(request: Any) -> Any:
+    with LocalMesh(name="t", central_account=CENTRAL, seed=5, datazone=True) as m:
+        m.add_domain("sales", account=SALES, sharing_mode=request.param, datazone_project="sales")
+        m.add_domain("marketing", account=MARKETING, datazone_project="marketing")
+        m.run_until_idle()
+        yield m
+
+
+def _register(mesh: LocalMesh, *, daily: bool = False) -> None:
+    sales = mesh.domain("sales")
+    day = date(2026, 11, 1)
+    sales.upload("products/orders/orders/part-0.parquet", orders_parquet(day, 10, seed=1))
+    base = sales.storage_uri.rstrip("/")
+    tables = [TableSpec(name="orders", location=f"{base}/orders/orders/", pii_columns=["email"])]
+    if daily:
+        sales.upload("products/orders/daily/part-0.csv", daily_revenue_csv(day, 2, seed=2))
+        tables.append(TableSpec(name="daily", location=f"{base}/orders/daily/", sensitive=False))
+    sales.put(ProductRegistrationRequested(domain="sales", product="orders", tables=tables))
+    mesh.run_until_idle()
+
+
+def _subscribe(mesh: LocalMesh, project: str = "marketing", table: str = "orders") -> str:
+    dz, did = mesh.datazone, mesh.datazone_domain_id
+    client = mesh.session(CENTRAL).client("datazone")
+    found = client.search_listings(domainIdentifier=did, searchText=table)["items"]
+    listing = next(i["assetListing"] for i in found if i["assetListing"]["name"] == table)
+    request = client.create_subscription_request(
+        domainIdentifier=did,
+        subscribedPrincipals=[{"project": {"identifier": dz.project_id(did, project)}}],
+        subscribedListings=[{"identifier": listing["listingId"]}],
+        requestReason="campaign analysis",
+    )
+    mesh.run_until_idle()
+    return str(request["id"])
+
+
+def test_a_schema_update_publishes_the_product_without_polling(mesh: LocalMesh) -> None:
+    with mesh.accounting.window("publish") as stats:
+        _register(mesh, daily=True)
+    published = mesh.published("ProductPublished")
+    assert len(published) == 1
+    assert published[0]["product"] == "orders"
+    assert published[0]["added"] == 2
+    listings = mesh.datazone.listings(mesh.datazone_domain_id)
+    assert {x["name"] for x in listings} == {"orders_orders", "orders_daily"} or {
+        x["name"] for x in listings
+    } == {"orders", "orders_daily"}
+    assert sorted(published[0]["asset_ids"]) == sorted(x["asset_id"] for x in listings)
+    assert stats.polls == 0
+    # One environment for the project, created once, completed by its own event.
+    assert len(mesh.datazone.environments(mesh.datazone_domain_id)) == 1
+    assert stats.calls_by_operation["datazone.CreateEnvironment"] == 1
+    assert stats.calls_by_operation["datazone.StartDataSourceRun"] == 1
+    assert mesh.dead_letters() == []
+
+
+def test_republishing_happens_only_when_tables_or_columns_change(mesh: LocalMesh) -> None:
+    _register(mesh)
+    first = mesh.published("ProductPublished")[-1]
+    product = mesh.product("sales", "orders")
+    assert product is not None
+    table = TableSchema.model_validate((product.schema_ or [])[0].model_dump())
+    event = ProductSchemaUpdated(
+        domain="sales",
+        product="orders",
+        crawler_name="t-sales-orders",
+        tables=[table],
+    )
+    sales = mesh.domain("sales")
+    with mesh.accounting.window("same") as same:
+        sales.put(event)
+        mesh.run_until_idle()
+    assert same.calls_by_operation["datazone.StartDataSourceRun"] == 0
+    assert len(mesh.published("ProductPublished")) == 1
+    # A new column, as the crawler writes it into central's catalog, then its event.
+    glue = mesh.session(CENTRAL).client("glue")
+    current = glue.get_table(DatabaseName="t_sales", Name=table.name)["Table"]
+    sd = dict(current["StorageDescriptor"])
+    sd["Columns"] = [*sd["Columns"], {"Name": "channel", "Type": "string"}]
+    glue.update_table(
+        DatabaseName="t_sales",
+        TableInput={
+            "Name": table.name,
+            "StorageDescriptor": sd,
+            "PartitionKeys": current.get("PartitionKeys", []),
+            "Parameters": current.get("Parameters", {}),
+        },
+    )
+    changed = table.model_copy(
+        update={
+            "columns": [
+                *table.columns,
+                table.columns[0].model_copy(update={"name": "channel", "type": "string"}),
+            ]
+        }
+    )
+    with mesh.accounting.window("changed") as stats:
+        sales.put(event.model_copy(update={"tables": [changed]}))
+        mesh.run_until_idle()
+    assert stats.calls_by_operation["datazone.StartDataSourceRun"] == 1
+    assert stats.calls_by_operation["datazone.CreateDataSource"] == 0
+    assert stats.calls_by_operation["datazone.CreateEnvironment"] == 0
+    again = mesh.published("ProductPublished")[-1]
+    assert again["updated"] == 1
+    assert again["asset_ids"] == first["asset_ids"]
+    (listing,) = mesh.datazone.listings(mesh.datazone_domain_id)
+    assert listing["revision"] == 2
+    assert "channel" in {c["name"] for c in listing["columns"]}
+
+
+def test_a_failed_run_reports_datazone_s_message(mesh: LocalMesh) -> None:
+    mesh.datazone.fail_next_run = ("ACCESS_DENIED_EXCEPTION", "Lake Formation denied DESCRIBE")
+    _register(mesh)
+    (failed,) = mesh.published("ProductPublicationFailed")
+    assert failed["stage"] == "run"
+    assert "Lake Formation denied DESCRIBE" in failed["message"]
+    assert mesh.published("ProductPublished") == []
+    assert mesh.datazone.listings(mesh.datazone_domain_id) == []
+
+
+def test_a_sensitive_subscription_goes_through_approval_and_revocation(mesh: LocalMesh) -> None:
+    _register(mesh)
+    did = mesh.datazone_domain_id
+    sub = _subscribe(mesh)
+    rid = f"dz-{sub}"
+    request = mesh.request(rid)
+    assert request is not None
+    assert request.state == "PENDING"
+    assert request.consumer_domain == "marketing"
+    assert mesh.datazone.subscription_request(did, sub)["status"] == "PENDING"
+    mesh.domain("sales").put(
+        AccessDecided(request_id=rid, approved=True, decided_by="owner", reason="contract 12")
+    )
+    mesh.run_until_idle()
+    assert mesh.request(rid).state == "APPROVED"  # type: ignore[union-attr]
+    assert mesh.datazone.subscription_request(did, sub)["status"] == "ACCEPTED"
+    (subscription,) = mesh.datazone.subscriptions(did)
+    assert subscription["status"] == "APPROVED"
+    # The grant is real: marketing's principal reads the product.
+    marketing = mesh.domain("marketing")
+    name = mesh.link_names("sales", "orders", "orders")
+    rows = marketing.query(f"SELECT count(*) AS n FROM {name}")
+    assert rows.rows[0][0] == 10
+    mesh.domain("sales").put(
+        AccessRevoked(request_id=rid, reason="contract ended", revoked_by="owner")
+    )
+    mesh.run_until_idle()
+    assert mesh.datazone.subscriptions(did)[0]["status"] == "REVOKED"
+    assert mesh.dead_letters() == []
+
+
+def test_a_denied_request_rejects_the_subscription(mesh: LocalMesh) -> None:
+    _register(mesh)
+    sub = _subscribe(mesh)
+    mesh.domain("sales").put(
+        AccessDecided(
+            request_id=f"dz-{sub}", approved=False, decided_by="owner", reason="no contract"
+        )
+    )
+    mesh.run_until_idle()
+    got = mesh.datazone.subscription_request(mesh.datazone_domain_id, sub)
+    assert got["status"] == "REJECTED"
+    assert "no contract" in got["comment"]
+
+
+def test_a_non_sensitive_subscription_is_granted_at_once(mesh: LocalMesh) -> None:
+    _register(mesh, daily=True)
+    sub = _subscribe(mesh, table="orders_daily")
+    assert mesh.request(f"dz-{sub}").state == "APPROVED"  # type: ignore[union-attr]
+    got = mesh.datazone.subscription_request(mesh.datazone_domain_id, sub)
+    assert got["status"] == "ACCEPTED"
+
+
+def test_a_project_bound_to_no_domain_is_rejected_in_datazone(mesh: LocalMesh) -> None:
+    _register(mesh)
+    dz, did = mesh.datazone, mesh.datazone_domain_id
+    dz.create_project(did, "interns")
+    sub = _subscribe(mesh, project="interns")
+    got = dz.subscription_request(did, sub)
+    assert got["status"] == "REJECTED"
+    assert "bound to no mesh domain" in got["comment"]
+    assert mesh.request(f"dz-{sub}") is None
+
+
+def test_a_project_publishes_for_one_domain_only(mesh: LocalMesh) -> None:
+    finance = mesh.add_domain("finance", account=FINANCE)
+    mesh.run_until_idle()
+    finance.put(
+        DomainPublicationConfigured(
+            domain="finance", datazone_domain_id=mesh.datazone_domain_id, project_name="sales"
+        )
+    )
+    mesh.run_until_idle()
+    (rejected,) = [
+        r
+        for r in mesh.published("EventRejected")
+        if r["event_detail_type"] == "DomainPublicationConfigured"
+    ]
+    assert "already bound to domain 'sales'" in rejected["reason"]
+
+
+def test_a_domain_cannot_configure_another_domain_s_publication(mesh: LocalMesh) -> None:
+    mesh.domain("marketing").put(
+        DomainPublicationConfigured(
+            domain="sales", datazone_domain_id=mesh.datazone_domain_id, project_name="marketing"
+        )
+    )
+    mesh.run_until_idle()
+    (rejected,) = [
+        r
+        for r in mesh.published("EventRejected")
+        if r["event_detail_type"] == "DomainPublicationConfigured"
+    ]
+    assert rejected["kind"] == "authorisation"
+
+
+def test_an_opted_out_product_is_not_published(mesh: LocalMesh) -> None:
+    mesh.domain("sales").put(
+        DomainPublicationConfigured(
+            domain="sales",
+            datazone_domain_id=mesh.datazone_domain_id,
+            project_name="sales",
+            products=[ProductPublicationOverride(product="orders", publish=False)],
+        )
+    )
+    mesh.run_until_idle()
+    _register(mesh)
+    assert mesh.published("ProductPublished") == []
+
+
+def test_deprecation_unpublishes_the_listings(mesh: LocalMesh) -> None:
+    _register(mesh)
+    mesh.domain("sales").put(ProductDeprecated(domain="sales", product="orders", reason="v2"))
+    mesh.run_until_idle()
+    (gone,) = mesh.published("ProductUnpublished")
+    assert "deprecated" in gone["reason"]
+    assert mesh.datazone.listings(mesh.datazone_domain_id) == []
+    assert mesh.datazone.listings(mesh.datazone_domain_id, status="INACTIVE")
+
+
+def test_duplicate_delivery_publishes_and_subscribes_once(mesh: LocalMesh) -> None:
+    mesh.faults.duplicate_delivery = True
+    _register(mesh)
+    sub = _subscribe(mesh)
+    assert len(mesh.published("ProductPublished")) == 1
+    assert len(mesh.datazone.runs(mesh.datazone_domain_id)) == 1
+    assert len(mesh.published("SubscriptionRequestReceived")) == 1
+    assert mesh.request(f"dz-{sub}").state == "PENDING"  # type: ignore[union-attr]
+    assert mesh.dead_letters() == []
