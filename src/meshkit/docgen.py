@@ -55,7 +55,9 @@ def consumers(model: type[EventDetail]) -> list[str]:
     from meshkit import topology
 
     return [
-        f"`{g.name}` ({g.role})" for g in topology.GROUPS if model in (*g.events, *g.aws_events)
+        f"`{g.name}` ({g.role})"
+        for g in topology.GROUPS
+        if model in (*g.events, *g.aws_events, *g.own_events)
     ]
 
 

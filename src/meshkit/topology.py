@@ -139,8 +139,10 @@ GROUPS: tuple[HandlerGroup, ...] = (
             publication.DomainPublicationConfigured,
             products.ProductSchemaUpdated,
             products.ProductDeprecated,
+            operations.EventRejected,
         ),
         own_events=(
+            operations.EventRejected,
             domains.DomainDeregistered,
             access.AccessGranted,
             access.AccessDenied,

@@ -519,9 +519,9 @@ def _scenario(mesh: LocalMesh) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_demo_scenario_survives_duplicates_and_shuffled_delivery() -> None:
-    with LocalMesh(name="demo", central_account=CENTRAL, seed=3) as calm:
+    with LocalMesh(name="demo", central_account=CENTRAL, seed=3, datazone=True) as calm:
         expected = _scenario(calm)
-    with LocalMesh(name="demo", central_account=CENTRAL, seed=4) as noisy:
+    with LocalMesh(name="demo", central_account=CENTRAL, seed=4, datazone=True) as noisy:
         noisy.faults.duplicate_delivery = True
         noisy.faults.shuffle = True
         got = _scenario(noisy)
@@ -531,7 +531,7 @@ def test_demo_scenario_survives_duplicates_and_shuffled_delivery() -> None:
 
 @pytest.mark.slow
 def test_every_flow_completes_with_20_percent_throttling() -> None:
-    with LocalMesh(name="demo", central_account=CENTRAL, seed=5) as mesh:
+    with LocalMesh(name="demo", central_account=CENTRAL, seed=5, datazone=True) as mesh:
         mesh.faults.throttle({"glue": 0.2, "lakeformation": 0.2})
         state = _scenario(mesh)
     assert state["ok"] is True, state

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from meshkit.events.publication import DomainPublicationConfigured, ProductPublicationOverride
+from meshkit.handlers.publication import DATAZONE_ACTIONS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,27 +29,6 @@ __all__ = ["DATAZONE_ACTIONS", "DataZonePublishing", "DataZoneSettings", "datazo
 
 _DOMAIN_ID = re.compile(r"\Adzd[-_][a-zA-Z0-9_-]{1,36}\Z")
 _ID = re.compile(r"\A[a-zA-Z0-9_-]{1,36}\Z")
-
-#: The DataZone calls of meshkit.handlers.publication (and nothing else).
-DATAZONE_ACTIONS = (
-    "datazone:GetProject",
-    "datazone:ListProjects",
-    "datazone:ListEnvironments",
-    "datazone:GetEnvironment",
-    "datazone:CreateEnvironment",
-    "datazone:ListDataSources",
-    "datazone:CreateDataSource",
-    "datazone:UpdateDataSource",
-    "datazone:StartDataSourceRun",
-    "datazone:GetDataSourceRun",
-    "datazone:ListDataSourceRunActivities",
-    "datazone:CreateListingChangeSet",
-    "datazone:GetSubscriptionRequestDetails",
-    "datazone:AcceptSubscriptionRequest",
-    "datazone:RejectSubscriptionRequest",
-    "datazone:ListSubscriptions",
-    "datazone:RevokeSubscription",
-)
 
 
 @dataclass(frozen=True)

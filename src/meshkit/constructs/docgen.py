@@ -141,8 +141,14 @@ def _events(role: str) -> tuple[list[str], list[str]]:
 
     consumed = []
     for group in topology.groups_for(role):  # type: ignore[arg-type]
+        only = f" (with `{group.feature}=`)" if group.feature else ""
         for model in (*group.events, *group.aws_events):
-            consumed.append(f"- `{group.name}`: `{model.SOURCE}` / `{model.DETAIL_TYPE}`")
+            consumed.append(f"- `{group.name}`{only}: `{model.SOURCE}` / `{model.DETAIL_TYPE}`")
+        for model in group.own_events:
+            consumed.append(
+                f"- `{group.name}`{only}: `{model.SOURCE}` / `{model.DETAIL_TYPE}` "
+                "(this account's own)"
+            )
     emits = topology.CENTRAL_EMITS if role == "central" else topology.DOMAIN_EMITS
     emitted = [f"- `{m.SOURCE}` / `{m.DETAIL_TYPE}`" for m in emits]
     return consumed, emitted

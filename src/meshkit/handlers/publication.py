@@ -46,6 +46,7 @@ from meshkit.events.aws import (
     DataZoneSubscriptionRequestCreated,
 )
 from meshkit.events.domains import DomainDeregistered
+from meshkit.events.operations import EventRejected
 from meshkit.events.products import ProductDeprecated, ProductSchemaUpdated
 from meshkit.events.publication import (
     DomainPublicationConfigured,
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from meshkit.runtime.context import HandlerContext
 
 __all__ = [
+    "DATAZONE_ACTIONS",
     "ENVIRONMENT_NAME",
     "central",
     "data_source_name",
@@ -75,6 +77,28 @@ __all__ = [
 central = EventRouter("central.publication")
 domain = EventRouter("domain.publication")
 
+#: The IAM actions of the DataZone calls these handlers make (and nothing else); the
+#: contract test checks them against the calls of a full flow.
+DATAZONE_ACTIONS = (
+    "datazone:GetProject",
+    "datazone:ListProjects",
+    "datazone:ListEnvironments",
+    "datazone:CreateEnvironment",
+    "datazone:ListDataSources",
+    "datazone:CreateDataSource",
+    "datazone:UpdateDataSource",
+    "datazone:StartDataSourceRun",
+    "datazone:GetDataSourceRun",
+    "datazone:ListDataSourceRunActivities",
+    "datazone:CreateListingChangeSet",
+    "datazone:GetSubscriptionRequestDetails",
+    "datazone:AcceptSubscriptionRequest",
+    "datazone:RejectSubscriptionRequest",
+    "datazone:ListSubscriptions",
+    "datazone:RevokeSubscription",
+)
+
+
 #: The environment meshkit creates (or reuses) in each publishing project.
 ENVIRONMENT_NAME = "meshkit-{mesh}"
 
@@ -82,6 +106,10 @@ ENVIRONMENT_NAME = "meshkit-{mesh}"
 def data_source_name(mesh: str, domain_name: str, product: str) -> str:
     """The product's DataZone data source (unambiguous: '.' is in no mesh, domain or product)."""
     return f"{mesh}.{domain_name}.{product}"
+
+
+#: Correlation ids of subscription flows: a rejection anywhere on the way finds its way back.
+SUBSCRIPTION_CORRELATION = "datazone-subscription:"
 
 
 def request_id_for(subscription_request_id: str) -> str:
@@ -494,13 +522,8 @@ def _environment_event(
         return []  # not an environment meshkit created
     claim_key = f"DZPROJECT#{env['datazone_domain_id']}#{env['project_id']}"
     claim = reg.get(claim_key) or {}
+    # The event is DataZone's own word on the deployment: no status read (the seed's poll).
     status = "CREATE_FAILED" if failed else "ACTIVE"
-    if not failed:
-        # Trust the API, not the event: read the environment's status.
-        got = _client(ctx).get_environment(
-            domainIdentifier=env["datazone_domain_id"], identifier=env_id
-        )
-        status = str(got.get("status"))
     reg.update(claim_key, {"environment_status": status, "waiting": None})
     out: list[EventDetail] = []
     for key in claim.get("waiting", []):
@@ -736,6 +759,7 @@ def subscription_requested(
         tables=tables,
         reason=str(request.get("requestReason") or "DataZone subscription")[:4000],
         recipients=[consumer_item["account_id"]],
+        correlation_id=f"{SUBSCRIPTION_CORRELATION}{sub_id}",
     )
 
 
@@ -802,6 +826,30 @@ def subscription_received(event: SubscriptionRequestReceived, ctx: HandlerContex
 
 
 # -- Subscriptions: mesh -> DataZone -------------------------------------------------------
+@central.on(EventRejected)
+def rejected(event: EventRejected, ctx: HandlerContext) -> None:
+    """A subscription flow refused on the way (by the subscribing domain, or by central's
+    access rules): the DataZone subscription request is rejected with the mesh's reason."""
+    if not event.correlation_id.startswith(SUBSCRIPTION_CORRELATION):
+        return
+    if event.event_detail_type not in (
+        SubscriptionRequestReceived.DETAIL_TYPE,
+        AccessRequested.DETAIL_TYPE,
+    ):
+        return
+    sub_id = event.correlation_id.removeprefix(SUBSCRIPTION_CORRELATION)
+    reg = Registry(ctx)
+    sub = reg.get(f"DZSUB#{sub_id}")
+    if sub is None or sub.get("state") != "PENDING":
+        return
+    if ctx.sender_account not in (ctx.account_id, sub["consumer_account"]):
+        ctx.logger.warning(
+            "ignored a rejection of subscription %s sent by account %s", sub_id, ctx.sender_account
+        )
+        return
+    _decided(ctx, sub["request_id"], accept=False, comment=f"refused by the mesh: {event.reason}")
+
+
 def _subscription_of(reg: Registry, request_id: str) -> tuple[str, dict[str, Any]] | None:
     pointer = reg.get(f"DZREQ#{request_id}")
     if pointer is None:

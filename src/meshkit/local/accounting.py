@@ -18,8 +18,17 @@ if TYPE_CHECKING:
 
 __all__ = ["POLL_OPERATIONS", "Accounting"]
 
-#: The calls the predecessor's crawler loop polled with; an event-driven mesh makes none.
-POLL_OPERATIONS = frozenset({"glue.GetCrawler", "glue.GetCrawlerMetrics", "glue.GetCrawls"})
+#: The calls the predecessors' wait loops polled with; an event-driven mesh makes none.
+POLL_OPERATIONS = frozenset(
+    {
+        "glue.GetCrawler",
+        "glue.GetCrawlerMetrics",
+        "glue.GetCrawls",
+        # The DataZone auto-publish seed's loops: environment every 20 s, data source every 5 s.
+        "datazone.GetEnvironment",
+        "datazone.GetDataSource",
+    }
+)
 
 
 class Accounting:

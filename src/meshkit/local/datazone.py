@@ -134,8 +134,8 @@ class DataZoneSimulation:
         model_session = botocore.session.get_session()
         self.model = model_session.get_service_model("datazone")
         self._validator = ParamValidator()
-        #: Every operation handlers called, for the contract snapshot.
-        self.operations_called: set[str] = set()
+        #: Every call answered: (operation, request parameters, parsed answer), in order.
+        self.calls: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
         #: A failure to inject into the next data source run, as DataZone reports it.
         self.fail_next_run: tuple[str, str] | None = None
 
@@ -222,7 +222,6 @@ class DataZoneSimulation:
     def _before_call(self, account: str, model: Any, context: dict[str, Any], **_: Any) -> Any:
         params: dict[str, Any] = context.get(_PARAMS, {})
         op = model.name
-        self.operations_called.add(op)
         problems = model_problems(model.input_shape, params)
         if problems:
             return fail(LakeClientError("ValidationException", "; ".join(problems)))
@@ -243,6 +242,7 @@ class DataZoneSimulation:
             raise AssertionError(
                 f"simulated {op} answer breaks the model: {report.generate_report()}"
             )
+        self.calls.append((op, copy.deepcopy(params), copy.deepcopy(parsed)))
         return answer(parsed)
 
     # -- plumbing --------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def run_demo(mesh: LocalMesh | None = None, *, rows_per_day: int = 200) -> DemoR
     started = time.perf_counter()
     result = DemoResult()
     own_mesh = mesh is None
-    mesh = mesh or LocalMesh(name="demo", central_account=CENTRAL)
+    mesh = mesh or LocalMesh(name="demo", central_account=CENTRAL, datazone=True)
     if own_mesh:
         mesh.__enter__()
     try:
@@ -217,6 +217,9 @@ def run_demo(mesh: LocalMesh | None = None, *, rows_per_day: int = 200) -> DemoR
         # 7. Permissions as code: lake personas in a file, planned, applied, inherited, drift.
         permissions_step(mesh, result)
 
+        # 8. DataZone: sales publishes, finance subscribes in DataZone, the mesh decides.
+        publication_step(mesh, result)
+
         dead = mesh.dead_letters()
         result.check("no dead letters", not dead, "; ".join(str(d) for d in dead[:3]))
     finally:
@@ -239,6 +242,64 @@ personas:
         tables: ["*"]
         permissions: [SELECT, DESCRIBE]
 """
+
+
+def publication_step(mesh: LocalMesh, result: DemoResult) -> None:
+    """Flow ``publication``: sales' products become DataZone assets; finance's DataZone
+    subscription to personal data goes through the producer's approval and ends in a grant."""
+    from meshkit.events.publication import DomainPublicationConfigured
+
+    dz, did = mesh.datazone, mesh.datazone_domain_id
+    sales, finance = mesh.domain("sales"), mesh.domain("finance")
+    with mesh.flow("publication") as f:
+        for name, domain in (("sales", sales), ("finance", finance)):
+            dz.create_project(did, name)  # DataZone administrators create the projects
+            domain.put(
+                DomainPublicationConfigured(domain=name, datazone_domain_id=did, project_name=name)
+            )
+        mesh.run_until_idle()
+        listed = {x["name"] for x in dz.listings(did)}
+        published = {"orders", "revenue_daily"} <= listed
+        result.check("publication: sales' products are DataZone assets", published, str(listed))
+        # A finance analyst finds the orders listing in DataZone's catalog and subscribes.
+        # (DataZone lives in the governance account; its portal users act there.)
+        client = mesh.central.client("datazone")
+        (hit,) = [
+            i["assetListing"]
+            for i in client.search_listings(domainIdentifier=did, searchText="orders")["items"]
+            if i["assetListing"]["name"] == "orders"
+        ]
+        asked = client.create_subscription_request(
+            domainIdentifier=did,
+            subscribedPrincipals=[{"project": {"identifier": dz.project_id(did, "finance")}}],
+            subscribedListings=[{"identifier": hit["listingId"]}],
+            requestReason="reconcile refunds with orders",
+        )
+        mesh.run_until_idle()
+        record = mesh.request(f"dz-{asked['id']}")
+        pending = record is not None and record.state == "PENDING"
+        result.check("publication: the subscription waits for the producer", pending)
+        sales.put(
+            AccessDecided(
+                request_id=f"dz-{asked['id']}",
+                approved=True,
+                decided_by=f"arn:aws:iam::{sales.account}:role/data-owner",
+                reason="refund reconciliation is a compatible purpose",
+            )
+        )
+        mesh.run_until_idle()
+        status = dz.subscription_request(did, asked["id"])["status"]
+        result.check(
+            "publication: DataZone shows the mesh's decision", status == "ACCEPTED", status
+        )
+    result.flows.append(_flow(f, ok=published and pending and status == "ACCEPTED"))
+    db = central_database_name(mesh.name, "sales")
+    _query(
+        result,
+        finance,
+        f"SELECT count(*) FROM {link_database_name(mesh.name, db, 'orders')}.orders",
+        expect=True,
+    )
 
 
 def permissions_step(mesh: LocalMesh, result: DemoResult) -> None:
@@ -403,7 +464,7 @@ def main(as_json: bool = False) -> int:
     """Entry point of `meshkit demo` (and `make demo`)."""
     from meshkit.local.mesh import LocalMesh
 
-    mesh = LocalMesh(name="demo", central_account=CENTRAL)
+    mesh = LocalMesh(name="demo", central_account=CENTRAL, datazone=True)
     with mesh:
         result = run_demo(mesh)
         timeline = list(mesh.timeline)

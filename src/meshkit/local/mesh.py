@@ -594,6 +594,8 @@ class LocalMesh:
         extra = dict(settings or {})
         if datazone_project is not None:
             self.datazone  # noqa: B018 - raises when DataZone is off
+        if "datazone" in self.features and resources.principals:
+            # Every domain of a DataZone mesh may subscribe (its first principal receives).
             extra.setdefault("datazone_principals", [next(iter(resources.principals.values()))])
         for group_name, wiring in resources.groups.items():
             config = self._domain_config(
