@@ -38,7 +38,7 @@ def mesh(request: Any) -> Any:
         yield m
 
 
-def _register(mesh: LocalMesh, *, daily: bool = False) -> None:
+def _register(mesh: LocalMesh, *, daily: bool = False, description: str | None = None) -> None:
     sales = mesh.domain("sales")
     day = date(2026, 11, 1)
     sales.upload("products/orders/orders/part-0.parquet", orders_parquet(day, 10, seed=1))
@@ -47,7 +47,11 @@ def _register(mesh: LocalMesh, *, daily: bool = False) -> None:
     if daily:
         sales.upload("products/orders/daily/part-0.csv", daily_revenue_csv(day, 2, seed=2))
         tables.append(TableSpec(name="daily", location=f"{base}/orders/daily/", sensitive=False))
-    sales.put(ProductRegistrationRequested(domain="sales", product="orders", tables=tables))
+    sales.put(
+        ProductRegistrationRequested(
+            domain="sales", product="orders", tables=tables, description=description
+        )
+    )
     mesh.run_until_idle()
 
 
@@ -279,3 +283,26 @@ def test_duplicate_delivery_publishes_and_subscribes_once(mesh: LocalMesh) -> No
     assert len(mesh.published("SubscriptionRequestReceived")) == 1
     assert mesh.request(f"dz-{sub}").state == "PENDING"  # type: ignore[union-attr]
     assert mesh.dead_letters() == []
+
+
+def test_business_metadata_reaches_the_listing_once(mesh: LocalMesh) -> None:
+    mesh.domain("sales").put(
+        DomainPublicationConfigured(
+            domain="sales",
+            datazone_domain_id=mesh.datazone_domain_id,
+            project_name="sales",
+            glossary_terms=["orders_term"],
+        )
+    )
+    mesh.run_until_idle()
+    _register(mesh, description="Web-shop orders, one row per order")
+    (listing,) = mesh.datazone.listings(mesh.datazone_domain_id)
+    assert listing["glossary_terms"] == ["orders_term"]
+    assert listing["description"] == "Web-shop orders, one row per order"
+    assert listing["listed_revision"] == str(listing["revision"])  # the revision is listed
+    # Redelivering the run's event revises nothing again.
+    before = listing["revision"]
+    mesh.faults.duplicate_delivery = True
+    mesh.datazone.fail_next_run = None
+    mesh.run_until_idle()
+    assert mesh.datazone.listings(mesh.datazone_domain_id)[0]["revision"] == before

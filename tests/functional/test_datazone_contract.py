@@ -50,6 +50,7 @@ def calls() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
             ProductRegistrationRequested(
                 domain="sales",
                 product="orders",
+                description="orders for the contract test",
                 tables=[
                     TableSpec(
                         name="orders", location=f"{base}/orders/orders/", pii_columns=["email"]

@@ -91,6 +91,7 @@ DATAZONE_ACTIONS = (
     "datazone:GetDataSourceRun",
     "datazone:ListDataSourceRunActivities",
     "datazone:CreateListingChangeSet",
+    "datazone:CreateAssetRevision",
     "datazone:GetSubscriptionRequestDetails",
     "datazone:AcceptSubscriptionRequest",
     "datazone:RejectSubscriptionRequest",
@@ -277,7 +278,10 @@ def _publish(
     tables = _published_tables(config, product)
     key = f"DZPUB#{product['domain']}#{product['product']}"
     current = reg.get(key) or {}
-    fingerprint = table_fingerprint(tables)
+    metadata = _metadata(config, product)
+    fingerprint = hashlib.sha256(
+        (table_fingerprint(tables) + json.dumps(metadata, sort_keys=True)).encode()
+    ).hexdigest()[:32]
     if not tables:
         return None
     if current.get("fingerprint") == fingerprint and current.get("state") in (
@@ -302,10 +306,26 @@ def _publish(
             "project_id": config["project_id"],
             "state": "WAITING_ENVIRONMENT",
             "correlation_id": correlation_id,
+            "metadata": metadata,
             "updated_at": iso(ctx.now()),
         }
     )
     return _advance(ctx, reg, key)
+
+
+def _metadata(config: dict[str, Any], product: dict[str, Any]) -> dict[str, Any]:
+    """Business metadata for the product's assets: glossary terms and the description."""
+    override: dict[str, Any] = next(
+        (p for p in config.get("products", []) if p["product"] == product["product"]), {}
+    )
+    terms = override.get("glossary_terms")
+    terms = config.get("glossary_terms", []) if terms is None else terms
+    metadata: dict[str, Any] = {}
+    if terms:
+        metadata["glossaryTerms"] = sorted(terms)
+    if product.get("description"):
+        metadata["description"] = str(product["description"])[:2048]
+    return metadata
 
 
 def _environment(ctx: HandlerContext, reg: Registry, ddid: str, project_id: str) -> str | None:
@@ -600,22 +620,43 @@ def _run_ended(source_id: str | None, ctx: HandlerContext) -> EventDetail | None
         )
         return _failed(ctx, reg, key, pub, "run", f"run {pub['run_id']} {status}: {message}")
     assets: list[str] = []
+    metadata: dict[str, Any] = pub.get("metadata") or {}
+    applied = hashlib.sha256(json.dumps(metadata, sort_keys=True).encode()).hexdigest()[:16]
     kwargs: dict[str, Any] = {"domainIdentifier": ddid, "identifier": pub["run_id"]}
     while True:
         page = dz.list_data_source_run_activities(**kwargs)
         for activity in page.get("items", []):
             asset_id = activity.get("dataAssetId")
-            if asset_id:
-                assets.append(str(asset_id))
-                reg.put(
-                    {
-                        "pk": f"DZASSET#{ddid}#{asset_id}",
-                        "sk": "META",
-                        "domain": pub["domain"],
-                        "product": pub["product"],
-                        "table": activity.get("technicalName"),
-                    }
+            if not asset_id:
+                continue
+            assets.append(str(asset_id))
+            pointer_key = f"DZASSET#{ddid}#{asset_id}"
+            pointer = reg.get(pointer_key) or {}
+            if metadata and pointer.get("metadata") != applied:
+                # The product's business metadata, as a new asset revision, listed at once.
+                revision = dz.create_asset_revision(
+                    domainIdentifier=ddid,
+                    identifier=asset_id,
+                    name=activity["technicalName"],
+                    **metadata,
                 )
+                dz.create_listing_change_set(
+                    domainIdentifier=ddid,
+                    entityIdentifier=asset_id,
+                    entityType="ASSET",
+                    action="PUBLISH",
+                    entityRevision=revision["revision"],
+                )
+            reg.put(
+                {
+                    "pk": pointer_key,
+                    "sk": "META",
+                    "domain": pub["domain"],
+                    "product": pub["product"],
+                    "table": activity.get("technicalName"),
+                    "metadata": applied if metadata else None,
+                }
+            )
         if not page.get("nextToken"):
             break
         kwargs["nextToken"] = page["nextToken"]

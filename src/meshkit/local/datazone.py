@@ -182,6 +182,9 @@ class DataZoneSimulation:
                         "revision": asset.data["revision"],
                         "columns": asset.data["columns"],
                         "status": listing.data["status"],
+                        "glossary_terms": asset.data.get("glossaryTerms", []),
+                        "description": asset.data.get("description"),
+                        "listed_revision": listing.data["revision"],
                     }
                 )
         return sorted(out, key=lambda x: x["name"])
@@ -679,6 +682,34 @@ class DataZoneSimulation:
             "listingId": listing.id,
             "listingRevision": listing.data["revision"],
             "status": listing.data["status"],
+        }
+
+    def _op_create_asset_revision(self, account: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        dom = self._domain(params["domainIdentifier"], account)
+        asset = self._get(dom.assets, params["identifier"], "Asset")
+        if params["name"] != asset.data["name"]:
+            asset.data["name"] = params["name"]
+        if "glossaryTerms" in params:
+            asset.data["glossaryTerms"] = list(params["glossaryTerms"])
+        if "description" in params:
+            asset.data["description"] = params["description"]
+        asset.data["revision"] += 1
+        return {
+            "id": asset.id,
+            "name": asset.data["name"],
+            "typeIdentifier": "amazon.datazone.GlueTableAssetType",
+            "typeRevision": "1",
+            "revision": str(asset.data["revision"]),
+            "owningProjectId": asset.data["projectId"],
+            "domainId": dom.id,
+            "formsOutput": [],
+            "createdAt": self._now(),
+            **(
+                {"glossaryTerms": asset.data["glossaryTerms"]}
+                if "glossaryTerms" in asset.data
+                else {}
+            ),
+            **({"description": asset.data["description"]} if "description" in asset.data else {}),
         }
 
     def _op_search_listings(self, account: str, params: Mapping[str, Any]) -> dict[str, Any]:
