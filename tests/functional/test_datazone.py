@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from meshkit.events.access import AccessDecided, AccessRevoked
+from meshkit.events.domains import DomainDeregistrationRequested
 from meshkit.events.products import (
     ProductDeprecated,
     ProductRegistrationRequested,
@@ -306,3 +307,21 @@ def test_business_metadata_reaches_the_listing_once(mesh: LocalMesh) -> None:
     mesh.datazone.fail_next_run = None
     mesh.run_until_idle()
     assert mesh.datazone.listings(mesh.datazone_domain_id)[0]["revision"] == before
+
+
+def test_a_failed_environment_fails_the_publication_with_its_status(mesh: LocalMesh) -> None:
+    mesh.datazone.fail_next_environment = True
+    _register(mesh)
+    (failed,) = mesh.published("ProductPublicationFailed")
+    assert failed["stage"] == "environment"
+    assert "CREATE_FAILED" in failed["message"]
+    assert mesh.datazone.runs(mesh.datazone_domain_id) == []
+
+
+def test_deregistration_unpublishes_the_domain_s_products(mesh: LocalMesh) -> None:
+    _register(mesh)
+    mesh.domain("sales").put(DomainDeregistrationRequested(domain="sales", account_id=SALES))
+    mesh.run_until_idle()
+    (gone,) = mesh.published("ProductUnpublished")
+    assert gone["reason"] == "domain deregistered"
+    assert mesh.datazone.listings(mesh.datazone_domain_id) == []

@@ -138,6 +138,8 @@ class DataZoneSimulation:
         self.calls: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
         #: A failure to inject into the next data source run, as DataZone reports it.
         self.fail_next_run: tuple[str, str] | None = None
+        #: Make the next environment deployment fail (``Environment Deployment Failed``).
+        self.fail_next_environment = False
 
     # -- administrator set-up --------------------------------------------------------------
     def create_domain(self, account: str, name: str) -> str:
@@ -368,13 +370,16 @@ class DataZoneSimulation:
         )
         dom.environments[env.id] = env
 
+        fails, self.fail_next_environment = self.fail_next_environment, False
+
         def deployed() -> None:
-            env.data["status"] = "ACTIVE"
+            status = "CREATE_FAILED" if fails else "ACTIVE"
+            env.data["status"] = status
             self._event(
                 dom,
-                "Environment Deployment Completed",
+                "Environment Deployment Failed" if fails else "Environment Deployment Completed",
                 env.id,
-                {"environmentId": env.id, "projectId": project.id, "status": "ACTIVE"},
+                {"environmentId": env.id, "projectId": project.id, "status": status},
             )
 
         self._pending.append(deployed)
