@@ -131,7 +131,7 @@ def test_groups_are_those_of_topology(central: dict[str, Any], domain: dict[str,
             for f in _of_type(template, "AWS::Lambda::Function").values()
             if "MESHKIT_GROUP" in f["Properties"].get("Environment", {}).get("Variables", {})
         )
-        assert groups == sorted(g.name for g in topology.groups_for(role))  # type: ignore[arg-type]
+        assert groups == sorted(g.name for g in topology.groups_for(role, ()))  # type: ignore[arg-type]
 
 
 # -- central --------------------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def test_groups_are_those_of_topology(central: dict[str, Any], domain: dict[str,
 
 def test_central_rules_equal_topology(central: dict[str, Any]) -> None:
     patterns = _rule_patterns(central)
-    for group in topology.groups_for("central"):
+    for group in topology.groups_for("central", ()):
         assert topology.central_group_pattern(group, central_account=CENTRAL_ACCOUNT) in patterns
     schedules = [
         r["Properties"]
@@ -215,7 +215,7 @@ def test_schema_registry_holds_every_schema_file(central: dict[str, Any]) -> Non
 
 def test_domain_rules_equal_topology(domain: dict[str, Any]) -> None:
     patterns = _rule_patterns(domain)
-    for group in topology.groups_for("domain"):
+    for group in topology.groups_for("domain", ()):
         assert topology.domain_group_pattern(group, central_account=CENTRAL_ACCOUNT) in patterns
     assert topology.forward_pattern(domain_account=DOMAIN_ACCOUNT) in patterns
     assert topology.crawler_pattern(mesh="demo", domain="sales") in patterns

@@ -30,13 +30,25 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 CENTRAL, SALES, MARKETING, FINANCE = "111111111111", "222222222222", "333333333333", "444444444444"
 
 
-@pytest.fixture(params=["named", "tag"])
-def mesh(request: Any) -> Any:
-    with LocalMesh(name="t", central_account=CENTRAL, seed=5, datazone=True) as m:
-        m.add_domain("sales", account=SALES, sharing_mode=request.param, datazone_project="sales")
+def _mesh(sharing_mode: str) -> Any:
+    m = LocalMesh(name="t", central_account=CENTRAL, seed=5, datazone=True)
+    with m:
+        m.add_domain("sales", account=SALES, sharing_mode=sharing_mode, datazone_project="sales")
         m.add_domain("marketing", account=MARKETING, datazone_project="marketing")
         m.run_until_idle()
         yield m
+
+
+@pytest.fixture
+def mesh() -> Any:
+    """Publication does not depend on the sharing mode: one mode."""
+    yield from _mesh("named")
+
+
+@pytest.fixture(params=["named", "tag"])
+def both(request: Any) -> Any:
+    """Subscriptions end in grants: both sharing modes."""
+    yield from _mesh(request.param)
 
 
 def _register(mesh: LocalMesh, *, daily: bool = False, description: str | None = None) -> None:
@@ -155,7 +167,8 @@ def test_a_failed_run_reports_datazone_s_message(mesh: LocalMesh) -> None:
     assert mesh.datazone.listings(mesh.datazone_domain_id) == []
 
 
-def test_a_sensitive_subscription_goes_through_approval_and_revocation(mesh: LocalMesh) -> None:
+def test_a_sensitive_subscription_goes_through_approval_and_revocation(both: LocalMesh) -> None:
+    mesh = both
     _register(mesh)
     did = mesh.datazone_domain_id
     sub = _subscribe(mesh)
@@ -186,7 +199,8 @@ def test_a_sensitive_subscription_goes_through_approval_and_revocation(mesh: Loc
     assert mesh.dead_letters() == []
 
 
-def test_a_denied_request_rejects_the_subscription(mesh: LocalMesh) -> None:
+def test_a_denied_request_rejects_the_subscription(both: LocalMesh) -> None:
+    mesh = both
     _register(mesh)
     sub = _subscribe(mesh)
     mesh.domain("sales").put(
@@ -200,7 +214,8 @@ def test_a_denied_request_rejects_the_subscription(mesh: LocalMesh) -> None:
     assert "no contract" in got["comment"]
 
 
-def test_a_non_sensitive_subscription_is_granted_at_once(mesh: LocalMesh) -> None:
+def test_a_non_sensitive_subscription_is_granted_at_once(both: LocalMesh) -> None:
+    mesh = both
     _register(mesh, daily=True)
     sub = _subscribe(mesh, table="orders_daily")
     assert mesh.request(f"dz-{sub}").state == "APPROVED"  # type: ignore[union-attr]
