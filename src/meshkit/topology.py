@@ -139,6 +139,7 @@ GROUPS: tuple[HandlerGroup, ...] = (
             publication.DomainPublicationConfigured,
             products.ProductSchemaUpdated,
             products.ProductDeprecated,
+            access.AccessLinked,
             operations.EventRejected,
         ),
         own_events=(

@@ -186,6 +186,10 @@ def test_a_sensitive_subscription_goes_through_approval_and_revocation(both: Loc
     assert mesh.datazone.subscription_request(did, sub)["status"] == "ACCEPTED"
     (subscription,) = mesh.datazone.subscriptions(did)
     assert subscription["status"] == "APPROVED"
+    # The consumer linked the grant: DataZone's subscription grant is reported fulfilled.
+    (grant,) = mesh.datazone.grants(did)
+    assert grant["status"] == "COMPLETED"
+    assert [a["status"] for a in grant["assets"]] == ["GRANTED"]
     # The grant is real: marketing's principal reads the product.
     marketing = mesh.domain("marketing")
     name = mesh.link_names("sales", "orders", "orders")
@@ -196,6 +200,7 @@ def test_a_sensitive_subscription_goes_through_approval_and_revocation(both: Loc
     )
     mesh.run_until_idle()
     assert mesh.datazone.subscriptions(did)[0]["status"] == "REVOKED"
+    assert [a["status"] for a in mesh.datazone.grants(did)[0]["assets"]] == ["REVOKED"]
     assert mesh.dead_letters() == []
 
 

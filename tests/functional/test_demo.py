@@ -17,6 +17,7 @@ REQUIRED_FLOWS = {
     "access_auto_granted",
     "revocation",
     "permissions",
+    "publication",
 }
 
 
@@ -40,4 +41,5 @@ def test_demo_json_reports_every_flow_and_query(capsys: pytest.CaptureFixture[st
         ("marketing", False, False),  # after revocation
         ("central", True, True),  # a table inherited by the analyst persona in one event
         ("central", False, False),  # the PII column the analyst persona may not read
+        ("finance", True, True),  # a DataZone subscription, approved by sales through the mesh
     ]

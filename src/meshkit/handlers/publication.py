@@ -34,6 +34,7 @@ from meshkit.events.access import (
     AccessDenied,
     AccessExpired,
     AccessGranted,
+    AccessLinked,
     AccessRequested,
     AccessRevoked,
 )
@@ -97,6 +98,8 @@ DATAZONE_ACTIONS = (
     "datazone:RejectSubscriptionRequest",
     "datazone:ListSubscriptions",
     "datazone:RevokeSubscription",
+    "datazone:ListSubscriptionGrants",
+    "datazone:UpdateSubscriptionGrantStatus",
 )
 
 
@@ -929,6 +932,51 @@ def _decided(ctx: HandlerContext, request_id: str, *, accept: bool, comment: str
     reg.update(f"DZSUB#{sub_id}", {"state": "ACCEPTED" if accept else "REJECTED"})
 
 
+@central.on(AccessLinked)
+def linked(event: AccessLinked, ctx: HandlerContext) -> None:
+    """The consumer linked the mesh's grant: DataZone's subscription grant is fulfilled."""
+    reg = Registry(ctx)
+    found = _subscription_of(reg, event.request_id)
+    if found is None:
+        return
+    sub_id, sub = found
+    if ctx.sender_account != sub["consumer_account"]:
+        raise RejectEvent(
+            f"account {ctx.sender_account} did not request subscription {sub_id}; "
+            f"{sub['consumer_account']} did"
+        )
+    if sub.get("state") == "PENDING":
+        # The link overtook the grant's own event: a link means the mesh granted.
+        _decided(ctx, event.request_id, accept=True, comment="granted by the mesh")
+        sub = reg.get(f"DZSUB#{sub_id}") or sub
+    if sub.get("state") != "ACCEPTED":
+        return
+    _grant_status(ctx, sub_id, sub, {"GRANT_PENDING", "GRANT_IN_PROGRESS"}, "GRANTED")
+
+
+def _grant_status(
+    ctx: HandlerContext, sub_id: str, sub: dict[str, Any], when: set[str], status: str
+) -> None:
+    """Set ``status`` on the subscription's grant assets that are in one of ``when``."""
+    dz = _client(ctx)
+    ddid = sub["datazone_domain_id"]
+    for subscription in dz.list_subscriptions(
+        domainIdentifier=ddid, subscriptionRequestIdentifier=sub_id
+    ).get("items", []):
+        grants = dz.list_subscription_grants(
+            domainIdentifier=ddid, subscriptionId=subscription["id"]
+        ).get("items", [])
+        for grant in grants:
+            for asset in grant.get("assets", []):
+                if asset.get("status") in when:
+                    dz.update_subscription_grant_status(
+                        domainIdentifier=ddid,
+                        identifier=grant["id"],
+                        assetIdentifier=asset["assetId"],
+                        status=status,
+                    )
+
+
 @central.on(AccessRevoked)
 def revoked(event: AccessRevoked, ctx: HandlerContext) -> None:
     require_own_account(ctx)
@@ -956,4 +1004,6 @@ def _end(ctx: HandlerContext, request_id: str) -> None:
     ).get("items", []):
         if item.get("status") == "APPROVED":
             dz.revoke_subscription(domainIdentifier=ddid, identifier=item["id"])
+    # The mesh removed the grants and links already: report the revocation done.
+    _grant_status(ctx, sub_id, sub, {"REVOKE_PENDING", "REVOKE_IN_PROGRESS"}, "REVOKED")
     reg.update(f"DZSUB#{sub_id}", {"state": "REVOKED"})

@@ -106,6 +106,7 @@ class _Domain:
     listings: dict[str, _Entity] = field(default_factory=dict)
     requests: dict[str, _Entity] = field(default_factory=dict)
     subscriptions: dict[str, _Entity] = field(default_factory=dict)
+    grants: dict[str, _Entity] = field(default_factory=dict)
 
 
 class DataZoneSimulation:
@@ -847,7 +848,89 @@ class DataZoneSimulation:
         if status == "ACCEPTED":
             sub = _Entity(self._new_id(), self._now(), {"request": req.id, "status": "APPROVED"})
             dom.subscriptions[sub.id] = sub
+            # The subscribing project's target gets a grant to fulfil: meshkit's assets are
+            # not DataZone-managed, so the publisher reports the grant's outcome.
+            listing = dom.listings[req.data["listing"]]
+            grant = _Entity(
+                self._new_id(),
+                self._now(),
+                {
+                    "subscription": sub.id,
+                    "listing": listing.id,
+                    "listingRevision": listing.data["revision"],
+                    "assets": [
+                        {
+                            "assetId": listing.data["asset"],
+                            "assetRevision": listing.data["revision"],
+                            "status": "GRANT_PENDING",
+                        }
+                    ],
+                },
+            )
+            dom.grants[grant.id] = grant
         return self._request_out(dom, req)
+
+    def _grant_out(self, dom: _Domain, grant: _Entity) -> dict[str, Any]:
+        statuses = {a["status"] for a in grant.data["assets"]}
+        if statuses <= {"GRANTED"}:
+            status = "COMPLETED"
+        elif "GRANT_FAILED" in statuses:
+            status = "GRANT_FAILED"
+        elif statuses <= {"REVOKED"}:
+            status = "COMPLETED"
+        else:
+            status = "IN_PROGRESS"
+        return {
+            "id": grant.id,
+            "createdBy": "meshkit-local",
+            "domainId": dom.id,
+            "createdAt": grant.created,
+            "updatedAt": grant.data.get("updatedAt", grant.created),
+            "subscriptionTargetId": "meshkit-target",
+            "grantedEntity": {
+                "listing": {"id": grant.data["listing"], "revision": grant.data["listingRevision"]}
+            },
+            "status": status,
+            "assets": [dict(a) for a in grant.data["assets"]],
+            "subscriptionId": grant.data["subscription"],
+        }
+
+    def _op_list_subscription_grants(
+        self, account: str, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        dom = self._domain(params["domainIdentifier"], account)
+        wanted = params.get("subscriptionId")
+        items = [
+            self._grant_out(dom, g)
+            for g in dom.grants.values()
+            if wanted in (None, g.data["subscription"])
+        ]
+        return {"items": items}
+
+    def _op_update_subscription_grant_status(
+        self, account: str, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        dom = self._domain(params["domainIdentifier"], account)
+        grant = self._get(dom.grants, params["identifier"], "Subscription grant")
+        asset = next(
+            (a for a in grant.data["assets"] if a["assetId"] == params["assetIdentifier"]), None
+        )
+        if asset is None:
+            raise LakeClientError(
+                "ResourceNotFoundException",
+                f"asset {params['assetIdentifier']} is not part of grant {grant.id}",
+                404,
+            )
+        asset["status"] = params["status"]
+        if params["status"] == "GRANTED":
+            asset["grantedTimestamp"] = self._now()
+        grant.data["updatedAt"] = self._now()
+        return self._grant_out(dom, grant)
+
+    def grants(self, domain_id: str) -> list[dict[str, Any]]:
+        """Subscription grants: their status and their assets' statuses."""
+        dom = self._domain(domain_id)
+        return [self._grant_out(dom, g) for g in dom.grants.values()]
 
     def _op_accept_subscription_request(
         self, account: str, params: Mapping[str, Any]
@@ -892,6 +975,11 @@ class DataZoneSimulation:
                 "ConflictException", f"subscription {sub.id} is {sub.data['status']}", 409
             )
         sub.data.update(status="REVOKED", updatedAt=self._now())
+        for grant in dom.grants.values():
+            if grant.data["subscription"] == sub.id:
+                for asset in grant.data["assets"]:
+                    if asset["status"] == "GRANTED":
+                        asset["status"] = "REVOKE_PENDING"
         out = self._subscription_out(dom, sub)
         out.pop("subscriptionRequestId", None)
         out["subscriptionRequestId"] = sub.data["request"]
