@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from meshkit import topology
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -136,12 +138,15 @@ def test_onboarding_may_register_with_the_location_role_only(
         "StringEquals": {"iam:PassedToService": "lakeformation.amazonaws.com"}
     }
     assert "LocationRole" in json.dumps(passed["Resource"])
-    # the location role's ARN reaches the handlers' settings
+    # the location role's name reaches every central handler's settings
     functions = _of_type(stacks["Central"], "AWS::Lambda::Function")
-    assert any(
-        "location_role_arn" in json.dumps(f["Properties"].get("Environment", {}))
+    settings = [
+        json.loads(f["Properties"]["Environment"]["Variables"]["MESHKIT_SETTINGS"])
         for f in functions.values()
-    )
+        if "MESHKIT_SETTINGS" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    assert len(settings) == len(topology.groups_for("central"))
+    assert {s["location_role_name"] for s in settings} == {ROLE_NAME}
 
 
 def test_domain_bucket_and_key_trust_only_centrals_location_role(

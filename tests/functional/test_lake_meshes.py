@@ -47,7 +47,7 @@ class LakeClients:
 class Central:
     """One mesh's central handlers over the shared central account."""
 
-    def __init__(self, world: Lake, mesh: str) -> None:
+    def __init__(self, world: Lake, mesh: str, *, role_by_name: bool = False) -> None:
         self.world = world
         self.mesh = mesh
         table = f"{mesh}-registry"
@@ -63,7 +63,12 @@ class Central:
             registry_table=table,
             settings={
                 "member_accounts": [PRODUCER, CONSUMER],
-                "location_role_arn": LOCATION_ROLE,
+                # the construct sets the name; the local mesh the ARN
+                **(
+                    {"location_role_name": LOCATION_ROLE.rsplit("/", 1)[1]}
+                    if role_by_name
+                    else {"location_role_arn": LOCATION_ROLE}
+                ),
             },
         )
 
@@ -194,7 +199,7 @@ def test_the_lf_tag_value_limit_is_counted_per_mesh(world: Lake) -> None:
 def test_onboarding_registers_the_domains_storage_in_central_and_deregistration_removes_it(
     world: Lake,
 ) -> None:
-    a = Central(world, "a")
+    a = Central(world, "a", role_by_name=True)
     lf = world.client(CENTRAL, "lakeformation")
 
     a.join("sales", PRODUCER, "sales-a")

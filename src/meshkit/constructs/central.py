@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from aws_cdk import CfnCustomResource, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnCustomResource, CfnOutput, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_eventschemas as eventschemas
 from aws_cdk import aws_iam as iam
@@ -158,7 +159,8 @@ class CentralGovernance(Construct):
         )
         self.location_role = self._location_role()
         settings: dict[str, Any] = dict(handler_settings or {})
-        settings["location_role_arn"] = self.location_role.role_arn
+        # The name, not the ARN (a token): the handlers derive the ARN in their own account.
+        settings["location_role_name"] = self.location_role_name
         if organization_id:
             settings["organization_id"] = organization_id
             settings["organization_paths"] = list(organization_paths)
@@ -184,7 +186,11 @@ class CentralGovernance(Construct):
             "MESHKIT_CENTRAL_BUS": self.bus.event_bus_arn,
             "MESHKIT_REGISTRY_TABLE": self.registry.table_name,
             "MESHKIT_IDEMPOTENCY_TABLE": self.idempotency.table_name,
-            "MESHKIT_SETTINGS": stack.to_json_string(settings),
+            "MESHKIT_SETTINGS": (
+                stack.to_json_string(settings)
+                if Token.is_unresolved(self.location_role_name)
+                else json.dumps(settings, sort_keys=True)
+            ),
         }
         if organization_id and organization_management_account:
             environment["MESHKIT_CROSS_ACCOUNT_ROLE"] = organization_reader_role_name
@@ -340,10 +346,11 @@ class CentralGovernance(Construct):
         only their own data prefix.
         """
         stack = Stack.of(self)
+        self.location_role_name = _resources.location_role_name(self.mesh_name, stack.region)
         role = iam.Role(
             self,
             "LocationRole",
-            role_name=_resources.location_role_name(self.mesh_name, stack.region),
+            role_name=self.location_role_name,
             assumed_by=iam.ServicePrincipal("lakeformation.amazonaws.com"),
             description=f"Lake Formation access to the data of meshkit {self.mesh_name} domains",
         )

@@ -134,13 +134,31 @@ def location_arn(storage_uri: str, role_arn: str) -> str:
     return f"arn:{partition}:s3:::{bucket}/{prefix}"
 
 
+def _partition(region: str) -> str:
+    for prefix, partition in (
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+    ):
+        if region.startswith(prefix):
+            return partition
+    return "aws"
+
+
 def location_role(ctx: HandlerContext) -> str:
+    """Central's location role: ``location_role_arn``, or ``location_role_name`` (what the
+    CentralGovernance construct sets) in this account and partition."""
     role = ctx.config.setting("location_role_arn", None)
-    if not role:
+    if role:
+        return str(role)
+    name = ctx.config.setting("location_role_name", None)
+    if not name:
         raise RuntimeError(
-            "setting location_role_arn is missing: the CentralGovernance construct sets it"
+            "setting location_role_name is missing: the CentralGovernance construct sets it"
         )
-    return str(role)
+    partition = _partition(ctx.config.region)
+    return f"arn:{partition}:iam::{ctx.config.account_id}:role/{name}"
 
 
 def check_bucket_owner(ctx: HandlerContext, storage_uri: str, account: str) -> None:
