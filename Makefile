@@ -43,9 +43,13 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q -n 2
 
-# The construct tests once more, at the floors of the `cdk` extra (and of pydantic and boto3).
+# The construct tests once more, at the floors of the `cdk` extra (and of pydantic and boto3):
+# the templates (cdk-nag AwsSolutions on), the Lake Formation module (nag and cfn-lint), the
+# synth-time validation and packaging; two syntheses in all, to keep `make test` short.
+FLOOR_TESTS := tests/constructs/test_templates.py tests/constructs/test_lake_formation.py \
+	tests/constructs/test_validation.py tests/unit/test_packaging.py
 test-floors: $(FLOORS_STAMP)
-	$(FLOORS)/bin/pytest -q -n 2 -p no:cacheprovider tests/constructs tests/unit/test_packaging.py
+	$(FLOORS)/bin/pytest -q -n 2 -p no:cacheprovider $(FLOOR_TESTS)
 
 test: lint typecheck unit test-floors
 

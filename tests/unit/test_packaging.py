@@ -203,5 +203,10 @@ def test_make_test_runs_the_construct_tests_at_the_floors() -> None:
     (test_line,) = [line for line in makefile.splitlines() if line.startswith("test:")]
     assert "test-floors" in test_line.split(":", 1)[1].split()
     target = makefile.split("\ntest-floors:", 1)[1].split("\n\n", 1)[0]
-    assert "tests/constructs" in target
+    assert "$(FLOOR_TESTS)" in target
+    (tests,) = re.findall(r"FLOOR_TESTS := ((?:.*\\\n)*.*)", makefile)
+    paths = tests.replace("\\\n", " ").split()
+    assert "tests/constructs/test_templates.py" in paths
+    assert "tests/constructs/test_lake_formation.py" in paths
+    assert all((ROOT / p).is_file() for p in paths)
     assert "tools/floors.py cdk" in makefile
