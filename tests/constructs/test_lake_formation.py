@@ -145,7 +145,7 @@ def test_onboarding_may_register_with_the_location_role_only(
         for f in functions.values()
         if "MESHKIT_SETTINGS" in f["Properties"].get("Environment", {}).get("Variables", {})
     ]
-    assert len(settings) == len(topology.groups_for("central"))
+    assert len(settings) == len(topology.groups_for("central", ()))
     assert {s["location_role_name"] for s in settings} == {ROLE_NAME}
 
 
