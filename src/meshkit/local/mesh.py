@@ -379,6 +379,7 @@ class LocalMesh:
         settings = self._base_settings()
         # One list shared by every central config: add_domain appends to it.
         settings["member_accounts"] = self._member_accounts
+        settings.setdefault("erasure_secret_arn", resources.erasure_secret_arn)
         return MeshConfig(
             mesh_name=self.name,
             role="central",
@@ -412,6 +413,8 @@ class LocalMesh:
                 "sharing_mode": sharing_mode,
                 "crawler_role_arn": resources.crawler_role_arn,
                 "principals": list(resources.principals.values()),
+                "subject_index_table": resources.subject_index_table,
+                "erasure_secret_arn": resources.erasure_secret_arn,
             }
         )
         settings.update(extra)
