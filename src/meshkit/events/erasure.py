@@ -56,9 +56,7 @@ _ERASURE_ID = Field(
     examples=["er-2026-11-21-0001"],
 )
 
-Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-]
+Identifier = ShortText
 MatchValue = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 MatchKey = Annotated[dict[Identifier, MatchValue], Field(min_length=1, max_length=5)]
 
@@ -310,11 +308,13 @@ class ErasureRecorded(MeshEvent):
         examples=["hmac-sha256:3f1c…"],
     )
     domains: list[DomainName] = Field(max_length=1000, description="Domains the erasure reached.")
-    requester_account: AccountId
+    requester_account: AccountId = Field(description="The account that asked.")
     approved_by: ShortText | None = Field(default=None, description="Approver or policy.")
-    objects_rewritten: int = Field(default=0, ge=0)
-    versions_written: int = Field(default=0, ge=0)
-    rows_removed: int = Field(default=0, ge=0)
-    versions_deleted: int = Field(default=0, ge=0)
-    objects_failed: int = Field(default=0, ge=0)
+    objects_rewritten: int = Field(default=0, ge=0, description="Objects rewritten.")
+    versions_written: int = Field(default=0, ge=0, description="New object versions written.")
+    rows_removed: int = Field(default=0, ge=0, description="Rows removed in all domains.")
+    versions_deleted: int = Field(
+        default=0, ge=0, description="Noncurrent versions holding the rows, deleted."
+    )
+    objects_failed: int = Field(default=0, ge=0, description="Objects left as they were.")
     verified: bool = Field(default=False, description="Every domain verified its purge.")
