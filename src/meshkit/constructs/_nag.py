@@ -31,6 +31,11 @@ REASONS: dict[str, str] = {
     "stream per run, named by Glue; scoped to that log group.",
     "org-members": "Accounts and OUs join the organisation at run time (that is the point of "
     "OU membership); scoped to this one organisation's accounts and OUs.",
+    "erasure-key": "The erasure key is an HMAC key of keyed hashes kept in the erasure record "
+    "and the subject index; rotating it would orphan every hash made with it, so it is rotated "
+    "deliberately with a re-index (docs/erasure.md), not on a schedule.",
+    "erasure-objects": "An erasure rewrites, verifies and deletes versions of objects under the "
+    "domain prefix whose keys are unknown at synth; scoped to that prefix of the one bucket.",
     "runtime": "The public Powertools layer, which brings pydantic without Docker bundling, is "
     "published per Python version; the default runtime is the newest Python with a "
     "documented Powertools v3 layer (the runtime and layer version are props).",

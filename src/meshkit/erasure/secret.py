@@ -1,6 +1,6 @@
 """The erasure key: the secret behind keyed hashes (the registry's record, the subject index).
 
-It lives in AWS Secrets Manager (setting ``erasure_secret_arn``; the constructs create it and
+It lives in AWS Secrets Manager (setting ``erasure_secret``: its name or ARN; the constructs create it and
 the local mesh provisions it) and is read once per warm process. Whoever holds it and a
 subject's identifiers can show which record or posting is about that subject; the record and the
 index alone reveal nothing, even for low-entropy identifiers such as e-mail addresses.
@@ -25,10 +25,10 @@ def clear_cache() -> None:
 
 def erasure_secret(ctx: HandlerContext) -> str:
     """This account's erasure key (Secrets Manager, cached per process)."""
-    arn = ctx.config.setting("erasure_secret_arn", None)
+    arn = ctx.config.setting("erasure_secret", None)
     if not arn:
         raise RuntimeError(
-            "setting erasure_secret_arn is missing: the CentralGovernance and DataDomain "
+            "setting erasure_secret is missing: the CentralGovernance and DataDomain "
             "constructs set it (a Secrets Manager secret holding the erasure key)"
         )
     key = (ctx.config.account_id, str(arn))

@@ -379,7 +379,7 @@ class LocalMesh:
         settings = self._base_settings()
         # One list shared by every central config: add_domain appends to it.
         settings["member_accounts"] = self._member_accounts
-        settings.setdefault("erasure_secret_arn", resources.erasure_secret_arn)
+        settings.setdefault("erasure_secret", resources.erasure_secret)
         return MeshConfig(
             mesh_name=self.name,
             role="central",
@@ -414,7 +414,7 @@ class LocalMesh:
                 "crawler_role_arn": resources.crawler_role_arn,
                 "principals": list(resources.principals.values()),
                 "subject_index_table": resources.subject_index_table,
-                "erasure_secret_arn": resources.erasure_secret_arn,
+                "erasure_secret": resources.erasure_secret,
             }
         )
         settings.update(extra)

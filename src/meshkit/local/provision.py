@@ -70,7 +70,7 @@ class CentralResources:
     registry_table: str
     idempotency_table: str
     #: Secrets Manager secret holding central's erasure key (keyed hashes in the record).
-    erasure_secret_arn: str = ""
+    erasure_secret: str = ""
     groups: dict[str, QueueWiring] = field(default_factory=dict)
 
 
@@ -89,7 +89,7 @@ class DomainResources:
     forward_rule: str
     subscription_rule: str
     subject_index_table: str = ""
-    erasure_secret_arn: str = ""
+    erasure_secret: str = ""
     groups: dict[str, QueueWiring] = field(default_factory=dict)
 
 
@@ -274,7 +274,7 @@ def provision_central(account: Account, *, mesh: str) -> CentralResources:
         events.create_archive(ArchiveName=res.archive_name, EventSourceArn=res.bus_arn)
         _create_table(account, res.registry_table, STATE_TABLE)
         _create_table(account, res.idempotency_table, IDEMPOTENCY_TABLE)
-        res.erasure_secret_arn = _erasure_secret(account, f"{mesh}-central-erasure-key")
+        res.erasure_secret = _erasure_secret(account, f"{mesh}-central-erasure-key")
     for g in topology.groups_for("central"):
         prefix = f"{mesh}-{g.env_name}"
         mesh_rules = []
@@ -380,7 +380,7 @@ def provision_domain(
         _create_table(account, res.state_table, STATE_TABLE)
         _create_table(account, res.idempotency_table, IDEMPOTENCY_TABLE)
         _create_table(account, res.subject_index_table, SUBJECT_INDEX_TABLE)
-        res.erasure_secret_arn = _erasure_secret(account, f"{mesh}-{domain}-erasure-key")
+        res.erasure_secret = _erasure_secret(account, f"{mesh}-{domain}-erasure-key")
     for g in topology.groups_for("domain"):
         prefix = f"{mesh}-{domain}-{g.env_name}"
         mesh_rules = [
