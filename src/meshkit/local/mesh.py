@@ -45,7 +45,13 @@ if TYPE_CHECKING:
     import boto3
 
     from meshkit.local.organization import LocalOrganization
-    from meshkit.registry import DomainRecord, ProductRecord, RegistryReader, RequestRecord
+    from meshkit.registry import (
+        DomainRecord,
+        ErasureRecord,
+        ProductRecord,
+        RegistryReader,
+        RequestRecord,
+    )
     from meshkit.runtime.router import Outcome
 
 __all__ = ["CentralHandle", "DomainHandle", "Flow", "LocalMesh", "MeshNotIdleError"]
@@ -818,6 +824,10 @@ class LocalMesh:
     def request(self, request_id: str) -> RequestRecord | None:
         """The registry's record of access request ``request_id`` (None when unknown)."""
         return self.registry.request(request_id)
+
+    def erasure(self, erasure_id: str) -> ErasureRecord | None:
+        """The registry's record of erasure ``erasure_id`` (None when unknown)."""
+        return self.registry.erasure(erasure_id)
 
     def product(self, domain: str, name: str) -> ProductRecord | None:
         """The registry's record of product ``domain.name`` (None when not registered)."""
