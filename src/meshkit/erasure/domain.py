@@ -360,7 +360,7 @@ def decided(event: ErasureDecided, ctx: HandlerContext) -> list[EventDetail] | N
             event.erasure_id,
             ("PLANNING", "PLANNED"),
             {**stamp, "state": "CANCELLED"},
-            remove=("keys",),
+            remove=("keys", "expires_at_epoch"),
         ):
             return None
         if _transition(reg, event.erasure_id, ("PURGING",), {**stamp, "state": "STOPPING"}):
@@ -557,7 +557,7 @@ def _maybe_complete(
         "completed_at": iso(ctx.now()),
         "remaining": remaining,
     }
-    if not _transition(reg, erasure_id, ("PURGING", "STOPPING"), changes, remove=("keys",)):
+    if not _transition(reg, erasure_id, ("PURGING", "STOPPING"), changes, remove=("keys", "expires_at_epoch")):
         meta = reg.get(_pk(erasure_id)) or {}
         if meta.get("completion_event") != ctx.envelope.id:
             return None

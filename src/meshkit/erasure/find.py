@@ -143,15 +143,15 @@ def find_table(
             plan.objects_from_index += 1
             continue
         unindexed += 0 if trusted else 1
-        key = uri.split("/", 3)[3]
-        got = s3.get_object(Bucket=bucket, Key=key, **expected)
+        object_key = uri.split("/", 3)[3]
+        got = s3.get_object(Bucket=bucket, Key=object_key, **expected)
         data = got["Body"].read()
         plan.objects_scanned += 1
         plan.bytes_scanned += len(data)
         try:
-            rows, matching = count_matches(key, data, matcher)
+            rows, matching = count_matches(object_key, data, matcher)
             if index is not None and not trusted:
-                total, values = distinct_values(key, data, columns)
+                total, values = distinct_values(object_key, data, columns)
                 index.record(
                     uri,
                     etag=_etag(got["ETag"]),
