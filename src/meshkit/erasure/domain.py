@@ -557,7 +557,9 @@ def _maybe_complete(
         "completed_at": iso(ctx.now()),
         "remaining": remaining,
     }
-    if not _transition(reg, erasure_id, ("PURGING", "STOPPING"), changes, remove=("keys", "expires_at_epoch")):
+    if not _transition(
+        reg, erasure_id, ("PURGING", "STOPPING"), changes, remove=("keys", "expires_at_epoch")
+    ):
         meta = reg.get(_pk(erasure_id)) or {}
         if meta.get("completion_event") != ctx.envelope.id:
             return None
