@@ -1,9 +1,9 @@
 """The erasure key: the secret behind keyed hashes (the registry's record, the subject index).
 
 It lives in AWS Secrets Manager (setting ``erasure_secret``: its name or ARN; the constructs
-create it and the local mesh provisions it) and is read once per warm process. Whoever holds it and a
-subject's identifiers can show which record or posting is about that subject; the record and the
-index alone reveal nothing, even for low-entropy identifiers such as e-mail addresses.
+create it and the local mesh provisions it) and is read once per warm process. Whoever holds it
+and a subject's identifiers can show which record or posting is about that subject; the record
+and the index alone reveal nothing, even for low-entropy identifiers such as e-mail addresses.
 """
 
 from __future__ import annotations
