@@ -496,11 +496,8 @@ def domain_completed(event: ErasureCompleted, ctx: HandlerContext) -> list[Event
     if any(x["state"] != "COMPLETED" for x in domains):
         return None
     if item["state"] in ("APPROVED", "STOPPING"):
-        final = (
-            "STOPPED"
-            if item["state"] == "STOPPING" or any(x.get("stopped") for x in domains)
-            else "COMPLETED"
-        )
+        # A cancel that arrived after every object was done stopped nothing: COMPLETED.
+        final = "STOPPED" if any(x.get("stopped") for x in domains) else "COMPLETED"
         changes = {"completed_at": iso(ctx.now()), "closing_event": ctx.envelope.id}
         if not _move(ctx, reg, item, ("APPROVED", "STOPPING"), final, changes):
             item = _record(reg, event.erasure_id)

@@ -550,7 +550,8 @@ def _maybe_complete(
                 owner=ctx.config.account_id,
             )
             remaining += len(plan.objects)
-    final = "STOPPED" if meta["state"] == "STOPPING" else "COMPLETED"
+    skipped = any(o.get("state") == "SKIPPED" for o in objects)
+    final = "STOPPED" if meta["state"] == "STOPPING" and skipped else "COMPLETED"
     changes = {
         "state": final,
         "completion_event": ctx.envelope.id,
