@@ -119,7 +119,7 @@ def _decisions(
         ErasureDecided(
             erasure_id=item["erasure_id"],
             domain=d["domain"],
-            decision=decision,  # type: ignore[arg-type]
+            decision=decision,
             decided_by=by[:256],
             recipients=[d["account"]],
             correlation_id=item["correlation_id"],

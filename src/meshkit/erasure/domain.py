@@ -264,8 +264,15 @@ def find(event: ErasureDispatched, ctx: HandlerContext) -> EventDetail | None:
                 "unreadable": reason,
                 "subject_columns": dict(table.subject_columns),
             }
-    for o in objects.values():
-        reg.put({"pk": _pk(event.erasure_id), "sk": f"OBJ#{o['uri']}", "state": "PLANNED", **o})
+    for planned in objects.values():
+        reg.put(
+            {
+                "pk": _pk(event.erasure_id),
+                "sk": f"OBJ#{planned['uri']}",
+                "state": "PLANNED",
+                **planned,
+            }
+        )
     method = methods.pop() if len(methods) == 1 else "index+scan"
     summary = {
         "state": "PLANNED",
