@@ -386,6 +386,7 @@ class LocalMesh:
         # One list shared by every central config: add_domain appends to it.
         settings["member_accounts"] = self._member_accounts
         settings.setdefault("erasure_secret", resources.erasure_secret)
+        settings["location_role_arn"] = resources.location_role_arn
         return MeshConfig(
             mesh_name=self.name,
             role="central",
