@@ -47,6 +47,7 @@ def test_every_mesh_source_is_not_aws_and_types_are_unique() -> None:
         "aws.glue",
         "aws.events",
         "aws.datazone",
+        "aws.s3",
     }
 
 
