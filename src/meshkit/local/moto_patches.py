@@ -10,6 +10,9 @@ Applied by ``LocalMesh.__enter__`` and reverted on exit:
 * an SQS target ARN is delivered to the account it names (moto uses the rule's own account);
 * ``DISABLED`` rules and schedule rules do not match events (moto delivers to both);
 * EventBridge stamps events with the mesh clock, so envelopes follow ``mesh.advance``;
+* S3's EventBridge notifications go to the bucket account's default bus only, each with its own
+  event id, the mesh clock's time and S3's ``reason`` (moto sends one fixed id to every bus,
+  which idempotent consumers would take for one event delivered again);
 * botocore's retry back-off is recorded instead of slept: simulated time, not wall time;
 * Lake Formation's permission catalog stays consistent when one grant is merged into an
   existing one and later revoked in part (moto mutates a set member in place, so its hash goes
@@ -162,6 +165,7 @@ class MotoPatches:
     def apply(self) -> None:
         import botocore.endpoint
         import moto.events.models as events_models
+        import moto.s3.notifications as s3_notifications
         from moto.utilities.arns import parse_arn
 
         with MotoPatches._active_lock:
@@ -217,6 +221,7 @@ class MotoPatches:
         self._deliver = deliver
         self._set(events_models.Rule, "send_to_targets", send_to_targets)
         self._set(events_models, "unix_time", lambda: self._clock().timestamp())
+        self._set(s3_notifications, "_send_event_bridge_message", self._s3_event)
 
         def record_sleep(seconds: float) -> None:
             self.retries += 1
@@ -228,6 +233,36 @@ class MotoPatches:
         proxy.sleep = record_sleep
         self._set(botocore.endpoint, "time", proxy)
         _patch_lf_catalog(self._set)
+
+    def _s3_event(self, account_id: str, bucket: Any, event_name: Any, key: Any) -> None:
+        import moto.s3.notifications as s3_notifications
+
+        name = str(getattr(event_name, "value", event_name))
+        action = name.split(":")[-1]
+        reasons = {"Put": "PutObject", "Copy": "CopyObject", "Post": "PostObject"}
+        route_event(
+            account_id,
+            bucket.region_name,
+            "default",
+            source="aws.s3",
+            detail_type=s3_notifications._detail_type(event_name),
+            detail={
+                "version": "0",
+                "bucket": {"name": bucket.name},
+                "object": {
+                    "key": key.name,
+                    "size": key.size,
+                    "etag": str(key.etag).replace('"', ""),
+                    **({"version-id": key.version_id} if key.version_id else {}),
+                    "sequencer": f"{uuid.uuid4().int % 16**16:016X}",
+                },
+                "request-id": uuid.uuid4().hex[:16].upper(),
+                "requester": account_id,
+                "reason": reasons.get(action, action),
+            },
+            resources=[f"arn:aws:s3:::{bucket.name}"],
+            time=self._clock(),
+        )
 
     def deliver(self, rule: Any, event: dict[str, Any]) -> None:
         """Send ``event`` to ``rule``'s targets without matching (a schedule firing)."""
