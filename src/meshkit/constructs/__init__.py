@@ -5,5 +5,6 @@ from __future__ import annotations
 from meshkit.constructs._handlers import CustomHandler
 from meshkit.constructs.central import CentralGovernance
 from meshkit.constructs.domain import DataDomain
+from meshkit.constructs.dropzone import DropZone
 
-__all__ = ["CentralGovernance", "CustomHandler", "DataDomain"]
+__all__ = ["CentralGovernance", "CustomHandler", "DataDomain", "DropZone"]

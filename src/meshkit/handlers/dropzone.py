@@ -111,8 +111,10 @@ class Partner:
     @classmethod
     def from_setting(cls, name: str, raw: Mapping[str, Any]) -> Partner:
         where = f"drop-zone partner {name!r}"
-        if not _PARTNER.match(name):
-            raise ValueError(f"{where}: use 2..32 lowercase letters, digits or '-'")
+        if not _PARTNER.match(name) or name + "/" == DROPZONE_QUARANTINE_PREFIX:
+            raise ValueError(
+                f"{where}: use 2..32 lowercase letters, digits or '-' (not 'quarantine')"
+            )
         unknown = set(raw) - {
             "product",
             "table",
@@ -176,7 +178,10 @@ class DropZoneSettings:
     upload_role_arn: str
     partners: Mapping[str, Partner]
     max_session_seconds: int = 3_600
-    #: The Transfer Family server allowed to ask the identity provider (None: SFTP is off).
+    #: SFTP logins are answered (the construct's ``sftp=True``): only the drop zone's Transfer
+    #: server may invoke the identity provider (its Lambda permission names the server's ARN).
+    sftp: bool = False
+    #: When set, the identity provider also refuses logins naming another server.
     sftp_server_id: str | None = None
     partition: str = "aws"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -208,6 +213,7 @@ class DropZoneSettings:
             upload_role_arn=role,
             partners=partners,
             max_session_seconds=max_session,
+            sftp=bool(raw.get("sftp", False)) or bool(raw.get("sftp_server_id")),
             sftp_server_id=raw.get("sftp_server_id") or None,
             partition=match.group(1),
         )
@@ -370,7 +376,9 @@ def identity_provider(rt: Runtime, event: Mapping[str, Any]) -> dict[str, Any]:
     server = str(event.get("serverId", ""))
     refused: str | None = None
     spec = settings.partners.get(user)
-    if settings.sftp_server_id is None or server != settings.sftp_server_id:
+    if not settings.sftp:
+        refused = "SFTP is not enabled on this drop zone"
+    elif settings.sftp_server_id is not None and server != settings.sftp_server_id:
         refused = f"server {server!r} is not this drop zone's SFTP server"
     elif spec is None:
         refused = f"no drop-zone partner {user!r}"
