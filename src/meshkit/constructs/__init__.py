@@ -6,5 +6,6 @@ from meshkit.constructs._handlers import CustomHandler
 from meshkit.constructs.central import CentralGovernance
 from meshkit.constructs.domain import DataDomain
 from meshkit.constructs.dropzone import DropZone
+from meshkit.constructs.stackset import DomainStackSet
 
-__all__ = ["CentralGovernance", "CustomHandler", "DataDomain", "DropZone"]
+__all__ = ["CentralGovernance", "CustomHandler", "DataDomain", "DomainStackSet", "DropZone"]
