@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from meshkit.constructs._handlers import CustomHandler
-from meshkit.constructs.central import CentralGovernance
-from meshkit.constructs.domain import DataDomain
-from meshkit.constructs.dropzone import DropZone
-from meshkit.constructs.stackset import DomainStackSet
+from meshkit._extras import require
+
+# Before aws_cdk is imported: one line saying what to install.
+require("cdk", "meshkit.constructs (the CDK constructs)")
+
+from meshkit.constructs._handlers import CustomHandler  # noqa: E402
+from meshkit.constructs.central import CentralGovernance  # noqa: E402
+from meshkit.constructs.domain import DataDomain  # noqa: E402
+from meshkit.constructs.dropzone import DropZone  # noqa: E402
+from meshkit.constructs.stackset import DomainStackSet  # noqa: E402
 
 __all__ = ["CentralGovernance", "CustomHandler", "DataDomain", "DomainStackSet", "DropZone"]

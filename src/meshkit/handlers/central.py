@@ -98,9 +98,23 @@ def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> 
             f"domain name {event.domain!r} is taken by account {existing['account_id']}",
             kind="state",
         )
+    clash = lake.storage_conflicts(
+        event.storage_uri, event.domain, reg.domains_of_account(event.account_id)
+    )
+    if clash:
+        raise RejectEvent(
+            f"storage {event.storage_uri} of domain {event.domain!r} overlaps the storage of "
+            f"domains {clash}; give each domain its own bucket or prefix",
+            kind="validation",
+        )
+    # Checked before anything is created: the storage is registered with central's Lake
+    # Formation, whose location role every domain bucket trusts.
+    lake.check_bucket_owner(ctx, event.storage_uri, event.account_id)
     # The LF-tag value first: it is the step that can hit a hard limit, so a refusal leaves
     # nothing behind.
-    lake.ensure_lf_tag_value(ctx, lake.DOMAIN_TAG, event.domain)
+    domain_key = lake.domain_tag(ctx.config.mesh_name)
+    lake.ensure_lf_tag_value(ctx, domain_key, event.domain)
+    lake.register_location(ctx, event.storage_uri)
     catalog = ctx.config.account_id
     database = central_database_name(ctx.config.mesh_name, event.domain)
     glue = ctx.client("glue")
@@ -121,9 +135,11 @@ def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> 
     except Exception as exc:
         if aws_error_code(exc) != "AlreadyExistsException":
             raise
-    lake.tag_resource(
-        ctx, lake.database_resource(catalog, database), {lake.DOMAIN_TAG: event.domain}
-    )
+    lake.tag_resource(ctx, lake.database_resource(catalog, database), {domain_key: event.domain})
+    moved = (existing or {}).get("storage_uri")
+    if moved and moved != event.storage_uri:
+        # The domain moved its storage: before the registry forgets the old location.
+        lake.deregister_location(ctx, moved)
     now = iso(ctx.now())
     try:
         reg.put(
@@ -154,7 +170,7 @@ def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> 
         domain=event.domain,
         account_id=event.account_id,
         central_database=database,
-        lf_tag_key=lake.DOMAIN_TAG,
+        lf_tag_key=domain_key,
         sharing_mode=event.sharing_mode,
         recipients=[event.account_id],
         **event.follow_up(),
@@ -180,7 +196,11 @@ def deregister_domain(
     if domain.get("status") == "DEREGISTERED":
         return None
     # The catalog database and the data stay: deregistration stops new registrations and
-    # requests; existing grants are revoked by their owners or expire.
+    # requests; existing grants are revoked by their owners or expire. Central's Lake
+    # Formation stops vending credentials for the domain's storage (its tables are no longer
+    # readable through the mesh): deregistered first, so that a retry after a failure still
+    # finds the domain active.
+    lake.deregister_location(ctx, domain["storage_uri"])
     reg.update(
         f"DOMAIN#{event.domain}",
         {"status": "DEREGISTERED", "updated_at": iso(ctx.now()), "reason": event.reason},
@@ -299,7 +319,8 @@ def register_product(
         current[spec.name] = table
 
     sharing_mode = event.sharing_mode or domain["sharing_mode"]
-    lake.ensure_lf_tag_value(ctx, lake.PRODUCT_TAG, event.product, new=existing is None)
+    mesh = ctx.config.mesh_name
+    lake.ensure_lf_tag_value(ctx, lake.product_tag(mesh), event.product, new=existing is None)
     changed: list[str] = []
     for spec in event.tables:
         name = names[spec.name]
@@ -399,7 +420,7 @@ def register_product(
         lake.tag_resource(
             ctx,
             lake.table_resource(catalog, database, name),
-            {lake.DOMAIN_TAG: event.domain, lake.PRODUCT_TAG: event.product},
+            {lake.domain_tag(mesh): event.domain, lake.product_tag(mesh): event.product},
         )
     lake.apply_grants(
         ctx, lake.producer_grants(catalog, database, list(names.values()), domain["account_id"])
@@ -688,6 +709,7 @@ def _grant(
         consumer_account=item["consumer_account"],
         permissions=item["permissions"],
         mode=mode,
+        mesh_name=ctx.config.mesh_name,
         domain=item["producer_domain"],
         product=item["product"],
     )
