@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from meshkit.events.base import EventDetail
 
-__all__ = ["GlueCrawlerStateChange", "S3ObjectCreated", "ScheduledEvent"]
+__all__ = ["GlueCrawlerStateChange", "S3ObjectCreated", "S3ObjectDeleted", "ScheduledEvent"]
 
 
 class GlueCrawlerStateChange(EventDetail):
@@ -44,7 +44,7 @@ class ScheduledEvent(EventDetail):
 
 
 class _S3Part(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
 
 class S3Bucket(_S3Part):
@@ -52,25 +52,45 @@ class S3Bucket(_S3Part):
 
 
 class S3Object(_S3Part):
-    key: str = Field(description="Object key (not URL-encoded in EventBridge events).")
-    size: int | None = Field(default=None, ge=0, description="Bytes.")
-    etag: str | None = Field(default=None, description="ETag.")
-    version_id: str | None = Field(default=None, alias="version-id", description="Version.")
+    key: str = Field(description="Object key.")
+    size: int | None = Field(default=None, description="Object size in bytes.")
+    # AWS writes ``etag``; moto writes ``eTag`` (shared/research/next-capabilities.md B.5).
+    etag: str | None = Field(
+        default=None, validation_alias=AliasChoices("etag", "eTag"), description="ETag."
+    )
+    version_id: str | None = Field(
+        default=None, alias="version-id", description="Version id (versioned buckets)."
+    )
     sequencer: str | None = Field(default=None, description="Orders events of one key.")
 
 
-class S3ObjectCreated(EventDetail):
-    """`Object Created` (source aws.s3) on the bucket account's default bus, sent for buckets
-    with EventBridge notifications on (drop zones)."""
+class _S3ObjectEvent(EventDetail):
+    """An S3 object event delivered to EventBridge (bucket with EventBridge notifications on)."""
+
+    EXTERNAL: ClassVar[bool] = True
+
+    bucket: S3Bucket
+    object: S3Object
+    reason: str | None = Field(
+        default=None, description="The operation (PutObject, DeleteObject, Lifecycle Expiration)."
+    )
+
+
+class S3ObjectCreated(_S3ObjectEvent):
+    """`Object Created` (source aws.s3) on the bucket owner's default bus."""
 
     SOURCE: ClassVar[str] = "aws.s3"
     DETAIL_TYPE: ClassVar[str] = "Object Created"
-    EXTERNAL: ClassVar[bool] = True
 
-    version: str | None = Field(default=None, description="Detail version.")
-    bucket: S3Bucket = Field(description="The bucket.")
-    object: S3Object = Field(description="The object.")
-    request_id: str | None = Field(default=None, alias="request-id")
-    requester: str | None = Field(default=None, description="Account or service that wrote it.")
-    source_ip_address: str | None = Field(default=None, alias="source-ip-address")
-    reason: str | None = Field(default=None, description="PutObject, CopyObject, …")
+
+class S3ObjectDeleted(_S3ObjectEvent):
+    """`Object Deleted` (source aws.s3): a permanent delete or a delete marker."""
+
+    SOURCE: ClassVar[str] = "aws.s3"
+    DETAIL_TYPE: ClassVar[str] = "Object Deleted"
+
+    deletion_type: str | None = Field(
+        default=None,
+        alias="deletion-type",
+        description="Permanently Deleted or Delete Marker Created (AWS only; moto omits it).",
+    )
