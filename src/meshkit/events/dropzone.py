@@ -7,10 +7,9 @@ the bus archive keeps them as the audit trail of who could write what, when.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints
 
 from meshkit.events.base import MeshEvent
 from meshkit.events.types import DomainName, LongText, ProductName, S3Uri, TableName
@@ -67,7 +66,7 @@ class DropZoneCredentialsIssued(MeshEvent):
         description="STS RoleSessionName of the session (CloudTrail shows it on every upload).",
         examples=["dropzone-acme-1764763200"],
     )
-    expires_at: datetime | None = Field(
+    expires_at: AwareDatetime | None = Field(
         default=None,
         description="When the credentials expire (absent for SFTP: Transfer Family assumes the "
         "role for each session and renews its credentials itself).",
