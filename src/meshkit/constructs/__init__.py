@@ -11,6 +11,8 @@ from meshkit.constructs._handlers import CustomHandler  # noqa: E402
 from meshkit.constructs.central import CentralGovernance  # noqa: E402
 from meshkit.constructs.datazone import DataZonePublishing, DataZoneSettings  # noqa: E402
 from meshkit.constructs.domain import DataDomain  # noqa: E402
+from meshkit.constructs.dropzone import DropZone  # noqa: E402
+from meshkit.constructs.stackset import DomainStackSet  # noqa: E402
 
 __all__ = [
     "CentralGovernance",
@@ -18,4 +20,6 @@ __all__ = [
     "DataDomain",
     "DataZonePublishing",
     "DataZoneSettings",
+    "DomainStackSet",
+    "DropZone",
 ]

@@ -77,6 +77,11 @@ _EXPORTS: dict[str, str] = {
     "ProductPublished": "publication",
     "ProductUnpublished": "publication",
     "SubscriptionRequestReceived": "publication",
+    # drop zones
+    "PartnerName": "dropzone",
+    "DropZoneCredentialsIssued": "dropzone",
+    "DropZoneUploadAccepted": "dropzone",
+    "DropZoneUploadRejected": "dropzone",
     # operations
     "FlowFailed": "operations",
     "EventRejected": "operations",
@@ -90,6 +95,7 @@ _EXPORTS: dict[str, str] = {
     "DataZoneEnvironmentDeploymentFailed": "aws",
     "DataZoneSubscriptionRequestCreated": "aws",
     "ScheduledEvent": "aws",
+    "S3ObjectCreated": "aws",
 }
 
 __all__ = sorted(_EXPORTS)
