@@ -14,4 +14,5 @@ MODULES: tuple[str, ...] = (
     "bench.synth",
     "bench.erasure",
     "bench.permissions",
+    "bench.registry",
 )

@@ -327,3 +327,67 @@ def test_deprecation_at_once_revokes_granted_access(mesh: LocalMesh) -> None:
         mesh.domain("marketing").query(
             f"SELECT * FROM {mesh.link_names('sales', 'orders', 'daily')}"
         )
+
+
+# -- a table added later ---------------------------------------------------------------------
+def _account_holds_select(mesh: LocalMesh, account: str, table: str) -> bool:
+    from meshkit.local.lake.sharing import parse_resource
+
+    target = parse_resource(
+        {
+            "Table": {
+                "CatalogId": CENTRAL,
+                "DatabaseName": central_database_name(mesh.name, "sales"),
+                "Name": table,
+            }
+        },
+        CENTRAL,
+    )
+    return "SELECT" in mesh.lake.ledger.effective(account, target, issuer=CENTRAL)
+
+
+def test_a_table_added_later_inherits_access_only_when_it_is_open(mesh: LocalMesh) -> None:
+    """Tag mode: the whole-product grant matches ``mesh_class=open``, so a sensitive table
+    added later is not covered and needs its own approval, an open one is. Named mode: a grant
+    names its tables, so no table added later is covered."""
+    sales = mesh.domain("sales")
+    base = sales.storage_uri.rstrip("/")
+    sales.upload("products/orders/daily/part-0.csv", daily_revenue_csv(DAY, 2, seed=2))
+    daily = TableSpec(name="daily", location=f"{base}/orders/daily/")
+    sales.put(ProductRegistrationRequested(domain="sales", product="orders", tables=[daily]))
+    mesh.run_until_idle()
+    rid = _ask(mesh, "marketing", "sales", "orders", [])  # the whole product
+    mesh.run_until_idle()
+    assert _state(mesh, rid) == "APPROVED"
+    assert _account_holds_select(mesh, MARKETING, "orders_daily")
+    # WHEN the producer adds a personal-data table and an open one
+    sales.upload("products/orders/orders/part-0.parquet", orders_parquet(DAY, 10, seed=1))
+    sales.upload("products/orders/weekly/part-0.csv", daily_revenue_csv(DAY, 2, seed=3))
+    sales.put(
+        ProductRegistrationRequested(
+            domain="sales",
+            product="orders",
+            tables=[
+                daily,
+                TableSpec(name="orders", location=f"{base}/orders/orders/", pii_columns=["email"]),
+                TableSpec(name="weekly", location=f"{base}/orders/weekly/"),
+            ],
+        )
+    )
+    mesh.run_until_idle()
+    # THEN the personal data is not readable on the earlier grant, in either mode
+    assert not _account_holds_select(mesh, MARKETING, "orders")
+    producer = mesh.registry.domain("sales")
+    assert producer is not None
+    tag_mode = producer.sharing_mode == "tag"
+    # ... the open table is inherited by the tag grant (once its crawl made it open)
+    assert _account_holds_select(mesh, MARKETING, "orders_weekly") is tag_mode
+    assert _account_holds_select(mesh, MARKETING, "orders_daily")
+    # ... and the sensitive table needs its own approval
+    again = _ask(mesh, "marketing", "sales", "orders", ["orders"])
+    mesh.run_until_idle()
+    assert _state(mesh, again) == "PENDING"
+    mesh.domain("sales").put(AccessDecided(request_id=again, approved=True, decided_by="owner"))
+    mesh.run_until_idle()
+    assert _state(mesh, again) == "APPROVED"
+    assert _account_holds_select(mesh, MARKETING, "orders")

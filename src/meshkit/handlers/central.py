@@ -527,11 +527,17 @@ def register_product(
         if (existing.get("last_crawl") or {}).get("state") == "SUCCEEDED":
             return None
         return registered.model_copy(update={"changed_tables": sorted(names.values())})
+    lake.ensure_class_tag(ctx)
+    classes = _classes({**(existing or {}), "tables": tables})
     for name in names.values():
         lake.tag_resource(
             ctx,
             lake.table_resource(catalog, database, name),
-            {lake.DOMAIN_TAG: event.domain, lake.PRODUCT_TAG: event.product},
+            {
+                lake.DOMAIN_TAG: event.domain,
+                lake.PRODUCT_TAG: event.product,
+                lake.CLASS_TAG: classes[name],
+            },
         )
     lake.apply_grants(
         ctx, lake.producer_grants(catalog, database, list(names.values()), domain["account_id"])
@@ -648,17 +654,25 @@ def schema_updated(event: ProductSchemaUpdated, ctx: HandlerContext) -> None:
                     base=table,
                 ),
             )
-    reg.update(
-        f"PRODUCT#{event.domain}#{event.product}",
-        {
-            "schema": [t.model_dump(mode="json") for t in event.tables],
-            "last_crawl": {
-                "state": "SUCCEEDED",
-                "at": iso(ctx.now()),
-                "crawler": event.crawler_name,
-            },
+    crawled = {
+        "schema": [t.model_dump(mode="json") for t in event.tables],
+        "last_crawl": {
+            "state": "SUCCEEDED",
+            "at": iso(ctx.now()),
+            "crawler": event.crawler_name,
         },
-    )
+    }
+    # A table whose schema is known now may become open (never the other way: declarations
+    # stay): its classification tag follows, so tag grants for open data cover it from now.
+    before, after = _classes(product), _classes({**product, **crawled})
+    for name, value in sorted(after.items()):
+        if before.get(name) != value:
+            lake.tag_resource(
+                ctx,
+                lake.table_resource(ctx.config.account_id, database, name),
+                {lake.CLASS_TAG: value},
+            )
+    reg.update(f"PRODUCT#{event.domain}#{event.product}", crawled)
 
 
 @onboarding.on(ProductCrawlFailed)
@@ -756,6 +770,17 @@ def deprecate_product(event: ProductDeprecated, ctx: HandlerContext) -> list[Eve
 
 
 # -- access --------------------------------------------------------------------------------
+def _classes(product: dict[str, Any]) -> dict[str, str]:
+    """Each central table's ``mesh_class`` LF-tag value: ``sensitive`` when what the registry
+    knows makes it so (:func:`_declared_sensitivity`), else ``open``."""
+    return {
+        t["central_table"]: "sensitive"
+        if _declared_sensitivity(product, [t["central_table"]])
+        else "open"
+        for t in product["tables"]
+    }
+
+
 def _declared_sensitivity(product: dict[str, Any], tables: list[str]) -> list[str]:
     """Why ``tables`` are sensitive by what the registry knows, whatever the catalog shows.
 
@@ -837,6 +862,7 @@ def _grant(
         mode=mode,
         domain=item["producer_domain"],
         product=item["product"],
+        sensitive_tables=item.get("sensitive_tables") or (),
     )
     # Counted before granting: a revocation of another request of this consumer between the
     # two steps then cannot take away what this one is about to rely on.
@@ -921,16 +947,21 @@ def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail |
         tables = [by_name[t] for t in event.tables]
     else:
         tables = [by_name[t] for t in sorted(by_name)]
-    reasons = _declared_sensitivity(product, tables)
-    reasons += [
-        r
-        for r in lake.classify(
-            ctx, catalog=ctx.config.account_id, database=product["central_database"], tables=tables
-        )
-        if r not in reasons
-    ]
+    by_table = lake.classify_tables(
+        ctx, catalog=ctx.config.account_id, database=product["central_database"], tables=tables
+    )
+    reasons: list[str] = []
+    sensitive: list[str] = []
+    for table in tables:
+        found = _declared_sensitivity(product, [table]) + by_table.get(table, [])
+        reasons += [r for r in found if r not in reasons]
+        if found or by_table[""]:
+            sensitive.append(table)
+    reasons += [r for r in by_table[""] if r not in reasons]
     item = _request_item(event, ctx, product, tables, reasons)
     item["all_tables"] = not event.tables
+    # Granted by name in tag mode: a tag grant covers open tables only.
+    item["sensitive_tables"] = sensitive or None
     policy = str(ctx.config.setting("approval_policy", "auto"))
     if reasons or policy == "always":
         ttl_days = int(ctx.config.setting("request_ttl_days", 7))

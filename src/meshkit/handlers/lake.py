@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from meshkit.runtime.context import HandlerContext
 
 __all__ = [
+    "CLASS_TAG",
     "DOMAIN_TAG",
     "LF_TAG_VALUE_LIMIT",
     "PRODUCT_TAG",
@@ -29,6 +30,11 @@ __all__ = [
 ]
 
 DOMAIN_TAG = "mesh_domain"
+#: Every product table's classification: ``open`` or ``sensitive`` (``classification_of`` in
+#: the central handlers). A tag-mode grant for non-sensitive data matches ``open`` only, so a
+#: sensitive table added to the product later is not covered: it needs its own approval.
+CLASS_TAG = "mesh_class"
+CLASS_VALUES = ("open", "sensitive")
 #: Lake Formation's maximum number of values of one LF-tag key: it bounds a mesh to 1000
 #: domains (``mesh_domain``) and 1000 distinct product names (``mesh_product``).
 LF_TAG_VALUE_LIMIT = 1000
@@ -79,6 +85,15 @@ def ensure_lf_tag_value(ctx: HandlerContext, key: str, value: str, *, new: bool 
         if aws_error_code(exc) == "ResourceNumberLimitExceededException":
             raise _tag_full(key, value) from exc
         raise
+
+
+def ensure_class_tag(ctx: HandlerContext) -> None:
+    """The classification LF-tag with its two values (one call once it exists)."""
+    try:
+        ctx.client("lakeformation").create_lf_tag(TagKey=CLASS_TAG, TagValues=list(CLASS_VALUES))
+    except Exception as exc:
+        if aws_error_code(exc) != "AlreadyExistsException":
+            raise
 
 
 def _tag_full(key: str, value: str) -> RejectEvent:
@@ -192,10 +207,15 @@ def consumer_grants(
     mode: str,
     domain: str,
     product: str,
+    sensitive_tables: Sequence[str] = (),
 ) -> tuple[list[Grant], dict[str, list[str]] | None]:
-    """Grants for a consumer account (grantable, so it can grant its own principals)."""
+    """Grants for a consumer account (grantable, so it can grant its own principals).
+
+    Tag mode grants the product's ``open`` tables by expression (tables added later inherit
+    it only when they are open too) and the approved ``sensitive_tables`` by name.
+    """
     if mode == "tag":
-        expression = {DOMAIN_TAG: [domain], PRODUCT_TAG: [product]}
+        expression = {DOMAIN_TAG: [domain], PRODUCT_TAG: [product], CLASS_TAG: ["open"]}
         return (
             [
                 grant(
@@ -209,6 +229,16 @@ def consumer_grants(
                     tag_policy(catalog, "TABLE", expression),
                     permissions,
                     grantable=True,
+                ),
+                *(
+                    grant(
+                        consumer_account,
+                        table_resource(catalog, database, t),
+                        permissions,
+                        grantable=True,
+                    )
+                    for t in tables
+                    if t in sensitive_tables
                 ),
             ],
             expression,
@@ -231,18 +261,27 @@ def classify(
     Sensitive when the parameter (default ``pii_flag``) is "true" on the database, a table or
     any column, or the LF-tag (default ``confidentiality=sensitive``) is on one of them.
     """
+    by_table = classify_tables(ctx, catalog=catalog, database=database, tables=tables)
+    return [r for reasons in by_table.values() for r in reasons]
+
+
+def classify_tables(
+    ctx: HandlerContext, *, catalog: str, database: str, tables: Sequence[str]
+) -> dict[str, list[str]]:
+    """:func:`classify`'s reasons by table (``""``: the database's own, for every table)."""
     flag = str(ctx.config.setting("pii_parameter", "pii_flag"))
     tag_key, _, tag_value = str(
         ctx.config.setting("sensitive_tag", "confidentiality=sensitive")
     ).partition("=")
     glue = ctx.client("glue")
     lf = ctx.client("lakeformation")
-    reasons: list[str] = []
+    out: dict[str, list[str]] = {"": []}
 
     db = glue.get_database(CatalogId=catalog, Name=database)["Database"]
     if str(db.get("Parameters", {}).get(flag, "")).lower() == "true":
-        reasons.append(f"database {database} has {flag}=true")
+        out[""].append(f"database {database} has {flag}=true")
     for table in tables:
+        reasons = out.setdefault(table, [])
         t = glue.get_table(CatalogId=catalog, DatabaseName=database, Name=table)["Table"]
         if str(t.get("Parameters", {}).get(flag, "")).lower() == "true":
             reasons.append(f"table {table} has {flag}=true")
@@ -259,4 +298,4 @@ def classify(
             a.get("TagKey") == tag_key and tag_value in a.get("TagValues", []) for a in assigned
         ):
             reasons.append(f"table {table} carries LF-tag {tag_key}={tag_value}")
-    return reasons
+    return out
