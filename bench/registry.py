@@ -108,9 +108,7 @@ def _central_items(n: int, database: str) -> list[dict[str, Any]]:
                 "product": name,
                 "producer_account": SALES,
                 "central_database": database,
-                "tables": [
-                    {"name": name, "central_table": name, "location": f"s3://b/{name}/"}
-                ],
+                "tables": [{"name": name, "central_table": name, "location": f"s3://b/{name}/"}],
                 "sharing_mode": "named",
                 "status": "ACTIVE",
                 "version": 1,
@@ -162,11 +160,10 @@ def _central_items(n: int, database: str) -> list[dict[str, Any]]:
                 "gsi1pk": "REQSTATE#APPROVED",
                 "gsi1sk": f"{NO_DEADLINE}#{granted}",
                 "gsi2pk": f"OPEN#sales#{name}",
-                "gsi2sk": f"APPROVED#{granted}",
-                "gsi3pk": f"OPEN#c{i:05d}",
-                "gsi3sk": f"APPROVED#{granted}",
+                "gsi2sk": granted,
             }
         )
+        items.append({"pk": f"OPENBY#c{i:05d}", "sk": granted, "producer_domain": "sales"})
     return items
 
 

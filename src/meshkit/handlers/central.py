@@ -265,6 +265,7 @@ def _end_request(
             changes={"decided_by": by, "decision_reason": reason, "decided_at": iso(ctx.now())},
             due=NO_DEADLINE,
             prune_at=_prune_at(ctx),
+            consumer_domain=r["consumer_domain"],
         ):
             return [_denied(r, reason=reason, by=by)]
         return []
@@ -971,14 +972,9 @@ def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail |
             expires_at=iso(expires),
             gsi1pk="REQSTATE#PENDING",
             gsi1sk=f"{iso(expires)}#{event.request_id}",
-            **open_index_keys(
-                event.producer_domain,
-                event.product,
-                event.consumer_domain,
-                "PENDING",
-                event.request_id,
-            ),
+            **open_index_keys(event.producer_domain, event.product, event.request_id),
         )
+        reg.open_by(event.consumer_domain, event.request_id, event.producer_domain)
         try:
             reg.put(item, condition="attribute_not_exists(pk)")
         except ConditionFailed:
@@ -1003,14 +999,9 @@ def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail |
         decided_by="policy:auto",
         decided_at=iso(ctx.now()),
         decision_reason="not sensitive",
-        **open_index_keys(
-            event.producer_domain,
-            event.product,
-            event.consumer_domain,
-            "APPROVED",
-            event.request_id,
-        ),
+        **open_index_keys(event.producer_domain, event.product, event.request_id),
     )
+    reg.open_by(event.consumer_domain, event.request_id, event.producer_domain)
     try:
         reg.put(item, condition="attribute_not_exists(pk)")
     except ConditionFailed:
@@ -1071,6 +1062,7 @@ def decide(event: AccessDecided, ctx: HandlerContext) -> EventDetail | None:
         values={":now": now},
         names={"#e": "expires_at"},
         prune_at=None if event.approved else _prune_at(ctx),
+        consumer_domain=item["consumer_domain"],
     )
     if not moved:
         raise RejectEvent(f"request {event.request_id} is no longer pending", kind="state")
@@ -1173,7 +1165,12 @@ def _release(ctx: HandlerContext, reg: Registry, item: dict[str, Any]) -> None:
         item["consumer_account"], item.get("grants") or [], item["request_id"]
     )
     lake.revoke_grants(ctx, unused)
-    reg.close(item["request_id"], {"grants_revoked_at": iso(ctx.now())}, prune_at=_prune_at(ctx))
+    reg.close(
+        item["request_id"],
+        {"grants_revoked_at": iso(ctx.now())},
+        prune_at=_prune_at(ctx),
+        consumer_domain=item["consumer_domain"],
+    )
 
 
 def _start_revocation(
@@ -1249,6 +1246,7 @@ def sweep(event: ScheduledEvent, ctx: HandlerContext) -> list[EventDetail]:
             changes={"expired_at": now},
             due=NO_DEADLINE,
             prune_at=_prune_at(ctx),
+            consumer_domain=item["consumer_domain"],
         )
         if not expired:
             continue

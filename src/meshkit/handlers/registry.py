@@ -9,6 +9,9 @@ Items (``pk`` / ``sk``):
 * ``GRANTUSE#<scope>`` / ``<grant unit>`` — which active requests rely on one Lake Formation
   permission of one principal on one resource (``users``, a string set): two requests of one
   consumer may need the same grant, and a revocation removes only what no request still uses.
+* ``OPENBY#<consumer domain>`` / ``<request id>`` — the consumer's open requests (written
+  with the request, deleted when it closes): deregistration finds the domain's own requests
+  by key.
 * ``CTABLE#<domain>#<central table>`` / ``META`` — which product owns a central table name,
   so a registration checks its names with one ``BatchGetItem`` whatever the domain holds.
 * ``REQUEST#<id>`` / ``META`` — an access request and its grants; its state machine is
@@ -18,10 +21,9 @@ Items (``pk`` / ``sk``):
   - ``gsi1`` = ``REQSTATE#<state>`` / ``<deadline>#<id>``: the sweep reads what is due (a
     pending request's expiry, a grant's end, a revocation not finished yet) and nothing else:
     a finished revocation moves its deadline to ``NO_DEADLINE``;
-  - ``gsi2`` = ``OPEN#<producer domain>#<product>`` / ``<state>#<id>`` and ``gsi3`` =
-    ``OPEN#<consumer domain>`` / ``<state>#<id>``: sparse, only while the request is open
-    (pending, granted, or its grants not yet released), so deprecation and deregistration
-    read exactly the requests they close;
+  - ``gsi2`` = ``OPEN#<producer domain>#<product>`` / ``<id>``: sparse, only while the
+    request is open (pending, granted, or its grants not yet released), so deprecation and
+    deregistration read exactly the requests they close;
   - a finished request carries ``expires_at_epoch`` (``request_retention_days``, default 365):
     DynamoDB's TTL prunes it after the retention period.
 
@@ -58,20 +60,13 @@ NO_DEADLINE = "9999-12-31T23:59:59Z"
 #: Request states still holding or awaiting something (kept in the sparse indexes).
 OPEN_STATES = frozenset({"PENDING", "APPROVED"})
 
-#: Index attributes of the open-request indexes, removed when a request is closed.
-OPEN_INDEX_ATTRIBUTES = ("gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
+#: Index attributes of the open-request index, removed when a request is closed.
+OPEN_INDEX_ATTRIBUTES = ("gsi2pk", "gsi2sk")
 
 
-def open_index_keys(
-    producer_domain: str, product: str, consumer_domain: str, state: str, request_id: str
-) -> dict[str, str]:
+def open_index_keys(producer_domain: str, product: str, request_id: str) -> dict[str, str]:
     """The sparse-index attributes of an open request."""
-    return {
-        "gsi2pk": f"OPEN#{producer_domain}#{product}",
-        "gsi2sk": f"{state}#{request_id}",
-        "gsi3pk": f"OPEN#{consumer_domain}",
-        "gsi3sk": f"{state}#{request_id}",
-    }
+    return {"gsi2pk": f"OPEN#{producer_domain}#{product}", "gsi2sk": request_id}
 
 
 class ConditionFailed(Exception):
@@ -318,21 +313,21 @@ class Registry:
         values: Mapping[str, Any] | None = None,
         names: Mapping[str, str] | None = None,
         prune_at: int | None = None,
+        consumer_domain: str | None = None,
     ) -> bool:
         """Move a request from state ``expected`` to ``new`` in one conditional write.
 
         ``due`` is the new state's deadline (gsi1 sort key, so the sweep finds it); extra
         ``condition`` terms are ANDed. False when the request was not in ``expected``.
 
-        A request that keeps (or still has to release) grants stays in the open-request
-        indexes with its new state; one that ends without grants (denied, expired) leaves
-        them and gets its TTL (``prune_at``, epoch seconds). Revocations leave them when their
-        grants are released (:meth:`close`).
+        A request that keeps (or still has to release) grants stays open; one that ends
+        without grants (denied, expired) leaves the open-request index and its consumer's
+        ``OPENBY`` item (``consumer_domain``), and gets its TTL (``prune_at``, epoch seconds).
+        Revocations close when their grants are released (:meth:`close`).
         """
+        closing = new not in OPEN_STATES and new not in ("REVOKED", "LINK_FAILED")
         index: dict[str, Any] = {}
-        if new in OPEN_STATES or new in ("REVOKED", "LINK_FAILED"):
-            index = {"gsi2sk": f"{new}#{request_id}", "gsi3sk": f"{new}#{request_id}"}
-        else:
+        if closing:
             index = dict.fromkeys(OPEN_INDEX_ATTRIBUTES)
             if prune_at is not None:
                 index[TTL_ATTRIBUTE] = prune_at
@@ -352,11 +347,15 @@ class Registry:
             )
         except ConditionFailed:
             return False
+        if closing and consumer_domain:
+            self.delete(f"OPENBY#{consumer_domain}", request_id)
         return True
 
-    def close(self, request_id: str, changes: Mapping[str, Any], *, prune_at: int) -> None:
+    def close(
+        self, request_id: str, changes: Mapping[str, Any], *, prune_at: int, consumer_domain: str
+    ) -> None:
         """A revoked (or refused) request released its grants: nothing is due any more, it
-        leaves the open-request indexes and gets its TTL."""
+        leaves the open-request index and its consumer's ``OPENBY`` item, and gets its TTL."""
         self.update(
             f"REQUEST#{request_id}",
             {
@@ -366,23 +365,34 @@ class Registry:
                 TTL_ATTRIBUTE: prune_at,
             },
         )
+        self.delete(f"OPENBY#{consumer_domain}", request_id)
+
+    def open_by(self, consumer_domain: str, request_id: str, producer_domain: str) -> None:
+        """Record an open request of ``consumer_domain`` (before the request is written)."""
+        self.put(
+            {
+                "pk": f"OPENBY#{consumer_domain}",
+                "sk": request_id,
+                "producer_domain": producer_domain,
+            }
+        )
 
     def requests_in_state(
         self, state: str, *, due_before: str | None = None
     ) -> list[dict[str, Any]]:
         return list(self.query_index(f"REQSTATE#{state}", before=due_before))
 
-    def open_requests_of_product(
-        self, domain: str, product: str, state: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Open requests for ``domain.product`` (one state, or all open ones): sparse index."""
-        return self.query_index(
-            f"OPEN#{domain}#{product}", prefix=f"{state}#" if state else None, index="gsi2"
-        )
+    def open_requests_of_product(self, domain: str, product: str) -> Iterator[dict[str, Any]]:
+        """Open requests for ``domain.product``: the sparse index."""
+        return self.query_index(f"OPEN#{domain}#{product}", index="gsi2")
 
     def open_requests_of_consumer(self, domain: str) -> Iterator[dict[str, Any]]:
-        """Open requests made by consumer ``domain``: sparse index."""
-        return self.query_index(f"OPEN#{domain}", index="gsi3")
+        """Open requests made by consumer ``domain``: its ``OPENBY`` items, each read by key
+        (one left by an interrupted write whose request does not exist is skipped)."""
+        for pointer in self.query_pk(f"OPENBY#{domain}"):
+            item = self.request(pointer["sk"])
+            if item is not None and item.get("consumer_domain") == domain:
+                yield item
 
     # -- shared grants ---------------------------------------------------------------------
     @staticmethod

@@ -10,11 +10,12 @@ __all__ = ["IDEMPOTENCY_TABLE", "STATE_TABLE", "TTL_ATTRIBUTE"]
 TTL_ATTRIBUTE = "expires_at_epoch"
 
 #: Central registry (domains, products, requests, grants) and each domain's own state:
-#: single-table design, ``pk``/``sk`` plus three indexes (``meshkit.handlers.registry`` says
+#: single-table design, ``pk``/``sk`` plus two indexes (``meshkit.handlers.registry`` says
 #: what goes in them): ``gsi1`` lists by kind and state with a deadline as sort key (the sweep
-#: reads only what is due), ``gsi2`` and ``gsi3`` are sparse, holding only the requests still
-#: open (pending, granted, or being revoked), by product and by consumer domain, so a
-#: lifecycle end reads exactly the requests it closes.
+#: reads only what is due), ``gsi2`` is sparse, holding only the requests still open (pending,
+#: granted, or being revoked) by product, so a lifecycle end reads exactly the requests it
+#: closes. (DynamoDB adds one global secondary index per table update: add indexes one at a
+#: time, so an existing table can take each in one deployment.)
 STATE_TABLE: dict[str, Any] = {
     "KeySchema": [
         {"AttributeName": "pk", "KeyType": "HASH"},
@@ -27,8 +28,6 @@ STATE_TABLE: dict[str, Any] = {
         {"AttributeName": "gsi1sk", "AttributeType": "S"},
         {"AttributeName": "gsi2pk", "AttributeType": "S"},
         {"AttributeName": "gsi2sk", "AttributeType": "S"},
-        {"AttributeName": "gsi3pk", "AttributeType": "S"},
-        {"AttributeName": "gsi3sk", "AttributeType": "S"},
     ],
     "GlobalSecondaryIndexes": [
         {
@@ -44,14 +43,6 @@ STATE_TABLE: dict[str, Any] = {
             "KeySchema": [
                 {"AttributeName": "gsi2pk", "KeyType": "HASH"},
                 {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        },
-        {
-            "IndexName": "gsi3",
-            "KeySchema": [
-                {"AttributeName": "gsi3pk", "KeyType": "HASH"},
-                {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
         },
