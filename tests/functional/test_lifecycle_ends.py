@@ -122,6 +122,16 @@ def _consumer_note(mesh: LocalMesh, domain: str, pk: str, rid: str) -> dict[str,
     return {k: next(iter(v.values())) for k, v in raw.items()} if raw else None
 
 
+def _central_item(mesh: LocalMesh, pk: str, sk: str) -> dict[str, Any] | None:
+    with mesh.quiet():
+        item = mesh.central.client("dynamodb").get_item(
+            TableName=mesh.central.config.registry_table,
+            Key={"pk": {"S": pk}, "sk": {"S": sk}},
+        )
+    raw = item.get("Item")
+    return {k: next(iter(v.values())) for k, v in raw.items()} if raw else None
+
+
 # -- deregistration --------------------------------------------------------------------------
 def test_deregistration_closes_everything_the_domain_opened(mesh: LocalMesh) -> None:
     # GIVEN sales produces orders (one request granted, one pending) and consumes campaigns
@@ -323,6 +333,14 @@ def test_deprecation_at_once_revokes_granted_access(mesh: LocalMesh) -> None:
     mesh.run_until_idle()
     assert _state(mesh, rid) == "REVOKED"
     assert mesh.published("ProductDeprecationNotice") == []
+    # Finished: nothing is due (the sweep does not read it again), it left the open-request
+    # index and the consumer's open list, and DynamoDB's TTL prunes it after the retention.
+    raw = _central_item(mesh, f"REQUEST#{rid}", "META")
+    assert raw is not None
+    assert raw["gsi1sk"].startswith("9999-12-31")
+    assert "gsi2pk" not in raw
+    assert int(raw["expires_at_epoch"]) > mesh.clock().timestamp() + 300 * 86400
+    assert _central_item(mesh, "OPENBY#marketing", rid) is None
     with pytest.raises(PermissionError):
         mesh.domain("marketing").query(
             f"SELECT * FROM {mesh.link_names('sales', 'orders', 'daily')}"
