@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test lint typecheck unit bench schemas docs constructs synth clean install
+.PHONY: demo test lint typecheck unit test-floors bench schemas docs constructs synth clean install
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,12 +18,24 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# A second environment with the lowest versions pyproject.toml declares for the core and the
+# `cdk` extra (tools/floors.py), so the declared floors are tested, not only constraints.txt.
+FLOORS := .venv-floors
+FLOORS_STAMP := $(FLOORS)/.installed
+
+$(FLOORS_STAMP): pyproject.toml constraints.txt tools/floors.py
+	test -x $(FLOORS)/bin/python || $(PY) -m venv $(FLOORS)
+	$(FLOORS)/bin/python -m pip install --quiet --upgrade pip
+	$(PY) tools/floors.py cdk > $(FLOORS)/floors.txt
+	$(FLOORS)/bin/python -m pip install --quiet -c $(FLOORS)/floors.txt -e '.[cdk,dev]'
+	touch $(FLOORS_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/meshkit demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples tools
+	$(BIN)/ruff format --check src tests bench examples tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
@@ -31,7 +43,15 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q -n 2
 
-test: lint typecheck unit
+# The construct tests once more, at the floors of the `cdk` extra (and of pydantic and boto3):
+# the templates (cdk-nag AwsSolutions on), the Lake Formation module (nag and cfn-lint), the
+# synth-time validation and packaging; two syntheses in all, to keep `make test` short.
+FLOOR_TESTS := tests/constructs/test_templates.py tests/constructs/test_lake_formation.py \
+	tests/constructs/test_validation.py tests/unit/test_packaging.py
+test-floors: $(FLOORS_STAMP)
+	$(FLOORS)/bin/pytest -q -n 2 -p no:cacheprovider $(FLOOR_TESTS)
+
+test: lint typecheck unit test-floors
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
@@ -50,4 +70,4 @@ constructs: $(STAMP)
 	$(BIN)/python -m meshkit.constructs.docgen constructs/
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache examples/*/cdk.out
+	rm -rf $(VENV) $(FLOORS) .pytest_cache .mypy_cache .ruff_cache examples/*/cdk.out

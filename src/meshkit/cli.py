@@ -7,6 +7,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from meshkit._extras import MissingExtraError
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -134,13 +136,9 @@ def cmd_events_export(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
-    try:
-        from meshkit.local.demo import main as demo_main
-    except ImportError as exc:
-        raise CliError(
-            f"the demo needs the `local` extra (moto, duckdb, pyarrow): pip install "
-            f"'meshkit[local]' or run `make demo` ({exc})"
-        ) from exc
+    # Without the `local` extra this raises MissingExtraError: main prints its one line.
+    from meshkit.local.demo import main as demo_main
+
     status: int = demo_main(as_json=args.json)
     return status
 
@@ -184,6 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"meshkit: error: {exc}", file=sys.stderr)
         return exc.status
+    except MissingExtraError as exc:
+        print(f"meshkit: error: {exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         return 0
     return int(status)

@@ -134,7 +134,7 @@ def test_onboarding_registers_domains_with_database_and_tag(mesh: LocalMesh) -> 
     glue = mesh.central.client("glue")
     names = {d["Name"] for d in glue.get_databases()["DatabaseList"]}
     assert {central_database_name("t", d) for d in ("sales", "marketing", "finance")} <= names
-    tag = mesh.central.client("lakeformation").get_lf_tag(TagKey="mesh_domain")
+    tag = mesh.central.client("lakeformation").get_lf_tag(TagKey="meshkit:t:domain")
     assert set(tag["TagValues"]) == {"sales", "marketing", "finance"}
     assert _ok(mesh, "DomainRegistered") == 3
 

@@ -325,3 +325,43 @@ def test_update_crawler_changes_what_the_next_crawl_reads(producer: Lake) -> Non
     crawler_glue.start_crawler(Name=CRAWLER)
     with pytest.raises(crawler_glue.exceptions.CrawlerRunningException):
         crawler_glue.update_crawler(Name=CRAWLER, Role="r")
+
+
+def test_a_crawl_through_an_unregistered_location_fails(producer: Lake) -> None:
+    # GIVEN the data, but central's Lake Formation no longer holds the producer's location
+    put_objects(producer, {f"{PREFIX}/part-0.parquet": parquet_bytes(ORDERS)})
+    producer.client(CENTRAL, "lakeformation").deregister_resource(
+        ResourceArn=f"arn:aws:s3:::{BUCKET}/products/"
+    )
+
+    # WHEN the crawler runs with Lake Formation credentials against central's table
+    failed = crawl(producer)[-1]["detail"]
+
+    # THEN it fails naming the location and the catalog account, and changes nothing
+    assert failed["state"] == "Failed"
+    assert f"s3://{BUCKET}/products/orders/orders/" in failed["errorMessage"]
+    assert (
+        f"not a data location registered with Lake Formation in account {CENTRAL}"
+        in (failed["errorMessage"])
+    )
+    assert central_orders(producer)["StorageDescriptor"]["Columns"][0]["Name"] == "email"
+    assert central_partitions(producer) == []
+
+
+def test_a_registration_of_another_prefix_does_not_cover_the_table(producer: Lake) -> None:
+    client = producer.client(CENTRAL, "lakeformation")
+    client.deregister_resource(ResourceArn=f"arn:aws:s3:::{BUCKET}/products/")
+    # a registration of a sibling prefix (products-archive/) covers nothing under products/
+    client.register_resource(
+        ResourceArn=f"arn:aws:s3:::{BUCKET}/products-archive/",
+        RoleArn=f"arn:aws:iam::{CENTRAL}:role/t-location",
+    )
+    put_objects(producer, {f"{PREFIX}/part-0.parquet": parquet_bytes(ORDERS)})
+
+    assert crawl(producer)[-1]["detail"]["state"] == "Failed"
+
+    # registering the bucket itself covers every prefix of it
+    client.register_resource(
+        ResourceArn=f"arn:aws:s3:::{BUCKET}", RoleArn=f"arn:aws:iam::{CENTRAL}:role/t-location"
+    )
+    assert crawl(producer)[-1]["detail"]["state"] == "Succeeded"

@@ -186,3 +186,18 @@ def test_files_cannot_be_read_directly(crawled: Lake, sql: str) -> None:
 def test_unqualified_tables_are_refused(lake: Lake) -> None:
     with pytest.raises(ValueError, match=r"<database>\.<table>"):
         lake.sim.query(CONSUMER, ANALYST, "SELECT * FROM orders")
+
+
+def test_a_query_through_an_unregistered_location_is_refused(crawled: Lake) -> None:
+    # GIVEN both grants, but central deregistered the producer's storage
+    share_with_consumer(crawled)
+    assert crawled.sim.query(CONSUMER, ANALYST, "SELECT 1 FROM mkt_sales.orders LIMIT 1").rows
+    crawled.client(CENTRAL, "lakeformation").deregister_resource(
+        ResourceArn="arn:aws:s3:::sales-data/products/"
+    )
+
+    # THEN Lake Formation vends no credentials: the query is refused, naming the location
+    with pytest.raises(PermissionError, match="not a data location registered") as refused:
+        crawled.sim.query(CONSUMER, ANALYST, "SELECT * FROM mkt_sales.orders")
+    assert "s3://sales-data/products/orders/orders/" in str(refused.value)
+    assert f"in account {CENTRAL}" in str(refused.value)

@@ -134,6 +134,7 @@ def central_catalog(lake: Lake, *, tables: tuple[str, ...] = ("orders",)) -> Non
     glue = lake.client(CENTRAL, "glue")
     glue.create_database(DatabaseInput={"Name": "sales", "Parameters": {"mesh": "t"}})
     lf = lake.client(CENTRAL, "lakeformation")
+    register_storage(lake)
     lf.create_lf_tag(TagKey="mesh_domain", TagValues=["sales", "finance"])
     lf.create_lf_tag(TagKey="mesh_product", TagValues=["orders", "customers", "returns"])
     lf.add_lf_tags_to_resource(
@@ -158,6 +159,15 @@ def central_catalog(lake: Lake, *, tables: tuple[str, ...] = ("orders",)) -> Non
             Resource={"Table": {"CatalogId": CENTRAL, "DatabaseName": "sales", "Name": table}},
             LFTags=[{"TagKey": "mesh_product", "TagValues": [table]}],
         )
+
+
+def register_storage(lake: Lake, prefix: str = "products/") -> str:
+    """Central registers the producer's storage with its Lake Formation, as onboarding does."""
+    arn = f"arn:aws:s3:::{BUCKET}/{prefix}"
+    lake.client(CENTRAL, "lakeformation").register_resource(
+        ResourceArn=arn, RoleArn=f"arn:aws:iam::{CENTRAL}:role/t-location"
+    )
+    return arn
 
 
 def grant(

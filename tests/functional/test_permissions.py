@@ -14,8 +14,9 @@ from test_flows import CENTRAL, SALES, _orders, _revenue
 from meshkit.events.aws import ScheduledEvent
 from meshkit.events.products import ProductRegistrationRequested, ProductSchemaUpdated, TableSpec
 from meshkit.governance.engine import apply_file, plan_file
-from meshkit.governance.handlers import permissions
-from meshkit.governance.model import loads
+from meshkit.governance.handlers import permissions, with_mesh_tag_keys
+from meshkit.governance.model import PersonasFile
+from meshkit.governance.model import loads as load_text
 from meshkit.local.mesh import LocalMesh
 from meshkit.local.sample_data import daily_revenue_csv
 
@@ -30,6 +31,11 @@ RECORD = """
           owner: dpo@example.com
           review_date: 2027-06-30
 """
+
+
+def loads(text: str) -> PersonasFile:
+    """The file as central's handlers read it in mesh t: mesh_product is the mesh's own key."""
+    return with_mesh_tag_keys(load_text(text), "t")
 
 
 def personas(mode: str, *, on_drift: str = "report") -> str:

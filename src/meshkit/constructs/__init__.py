@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from meshkit.constructs._handlers import CustomHandler
-from meshkit.constructs.central import CentralGovernance
-from meshkit.constructs.domain import DataDomain
+from meshkit._extras import require
+
+# Before aws_cdk is imported: one line saying what to install.
+require("cdk", "meshkit.constructs (the CDK constructs)")
+
+from meshkit.constructs._handlers import CustomHandler  # noqa: E402
+from meshkit.constructs.central import CentralGovernance  # noqa: E402
+from meshkit.constructs.domain import DataDomain  # noqa: E402
 
 __all__ = ["CentralGovernance", "CustomHandler", "DataDomain"]

@@ -43,9 +43,9 @@ _BATCH_SIZE = 10
 #: Reference-page descriptions of the props both constructs take.
 COMMON_PROPS: dict[str, str] = {
     "alarm_topic": "SNS topic notified by the dead-letter and handler-error alarms.",
-    "register_data_lake_admins": "Replace the Lake Formation admin list with "
-    "`data_lake_admins` + the handler roles (overwrites the account's list: see deploy.md).",
-    "data_lake_admins": "Existing admin ARNs kept when `register_data_lake_admins` is set.",
+    "register_data_lake_admins": "Add the handler roles (and `data_lake_admins`) to the "
+    "account's Lake Formation admins: merged into the current settings, removed on delete.",
+    "data_lake_admins": "Further admin ARNs this stack adds (and removes on delete).",
     "max_receive_count": "Deliveries of one event before it goes to the dead-letter queue.",
     "architecture": "Lambda architecture of the handlers.",
     "runtime": "Lambda Python runtime of the handlers (must match the Powertools layer).",

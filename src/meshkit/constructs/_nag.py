@@ -31,6 +31,18 @@ REASONS: dict[str, str] = {
     "stream per run, named by Glue; scoped to that log group.",
     "org-members": "Accounts and OUs join the organisation at run time (that is the point of "
     "OU membership); scoped to this one organisation's accounts and OUs.",
+    "member-data": "Central's Lake Formation location role reads the data of domains that join "
+    "at run time (buckets and keys unknown at synth); the identity policy is limited to the "
+    "mesh's accounts or organisation (aws:ResourceAccount / aws:ResourceOrgID), and each domain's "
+    "bucket and key policy grants only its data prefix.",
+    "bucket-owner": "Domains join at run time with buckets unknown at synth; central only reads "
+    "a bucket's location with ExpectedBucketOwner (the ownership check of onboarding), limited "
+    "to the mesh's accounts or organisation.",
+    "own-logs": "CloudWatch Logs names each stream of a log group at run time; scoped to the "
+    "function's own log group.",
+    "stack-runtime": "The custom resource runs on the same Python runtime as the stack's "
+    "handlers (the runtime prop, whose default the Powertools layer bounds): one runtime to "
+    "patch per stack.",
     "runtime": "The public Powertools layer, which brings pydantic without Docker bundling, is "
     "published per Python version; the default runtime is the newest Python with a "
     "documented Powertools v3 layer (the runtime and layer version are props).",

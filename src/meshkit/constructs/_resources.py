@@ -13,7 +13,15 @@ from meshkit.runtime.tables import IDEMPOTENCY_TABLE, STATE_TABLE, TTL_ATTRIBUTE
 if TYPE_CHECKING:
     from constructs import Construct
 
-__all__ = ["central_bus_arn", "central_bus_name", "idempotency_table", "mesh_key", "state_table"]
+__all__ = [
+    "central_bus_arn",
+    "central_bus_name",
+    "idempotency_table",
+    "location_role_arn",
+    "location_role_name",
+    "mesh_key",
+    "state_table",
+]
 
 
 def central_bus_name(mesh_name: str) -> str:
@@ -27,6 +35,17 @@ def central_bus_name(mesh_name: str) -> str:
 
 def central_bus_arn(mesh_name: str, *, account: str, region: str, partition: str = "aws") -> str:
     return f"arn:{partition}:events:{region}:{account}:event-bus/{central_bus_name(mesh_name)}"
+
+
+def location_role_name(mesh_name: str, region: str) -> str:
+    """Central's Lake Formation location role: named, so each domain's bucket and key policies
+    can trust it before (and whatever) central deploys. IAM names are account-wide, hence the
+    region; at most 8 + 31 + 10 + 14 = 63 of IAM's 64 characters."""
+    return f"meshkit-{mesh_name}-location-{region}"
+
+
+def location_role_arn(mesh_name: str, *, account: str, region: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:iam::{account}:role/{location_role_name(mesh_name, region)}"
 
 
 def mesh_key(scope: Construct, id: str, *, description: str, removal: RemovalPolicy) -> kms.Key:

@@ -6,17 +6,16 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnCustomResource, CfnOutput, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_eventschemas as eventschemas
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lakeformation as lakeformation
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 from meshkit import topology
-from meshkit.constructs import _code, _iam, _nag, _resources, _schemas
+from meshkit.constructs import _admins, _code, _iam, _nag, _resources, _schemas
 from meshkit.constructs._handlers import COMMON_PROPS, CustomHandler, HandlerOptions, MeshHandler
 from meshkit.constructs._handlers import attach_custom_handler as _attach
 from meshkit.events.aws import ScheduledEvent
@@ -124,6 +123,7 @@ class CentralGovernance(Construct):
         stack = Stack.of(self)
         self.mesh_name = mesh_name
         self.organization_id = organization_id
+        self.organization_paths = tuple(organization_paths)
         self.member_accounts = tuple(member_accounts)
 
         self.key = _resources.mesh_key(
@@ -157,7 +157,10 @@ class CentralGovernance(Construct):
             powertools_layer_version=powertools_layer_version,
             log_retention=log_retention,
         )
+        self.location_role = self._location_role()
         settings: dict[str, Any] = dict(handler_settings or {})
+        # The name, not the ARN (a token): the handlers derive the ARN in their own account.
+        settings["location_role_name"] = self.location_role_name
         if organization_id:
             settings["organization_id"] = organization_id
             settings["organization_paths"] = list(organization_paths)
@@ -183,7 +186,11 @@ class CentralGovernance(Construct):
             "MESHKIT_CENTRAL_BUS": self.bus.event_bus_arn,
             "MESHKIT_REGISTRY_TABLE": self.registry.table_name,
             "MESHKIT_IDEMPOTENCY_TABLE": self.idempotency.table_name,
-            "MESHKIT_SETTINGS": json.dumps(settings, sort_keys=True),
+            "MESHKIT_SETTINGS": (
+                stack.to_json_string(settings)
+                if Token.is_unresolved(self.location_role_name)
+                else json.dumps(settings, sort_keys=True)
+            ),
         }
         if organization_id and organization_management_account:
             environment["MESHKIT_CROSS_ACCOUNT_ROLE"] = organization_reader_role_name
@@ -225,7 +232,7 @@ class CentralGovernance(Construct):
                 )
             self.handlers[group.name] = handler
 
-        self.data_lake_settings: lakeformation.CfnDataLakeSettings | None = None
+        self.data_lake_settings: CfnCustomResource | None = None
         if register_data_lake_admins:
             self.data_lake_settings = self._register_admins(data_lake_admins)
 
@@ -314,6 +321,72 @@ class CentralGovernance(Construct):
             )
         )
 
+    # -- data locations --------------------------------------------------------------------------
+
+    def _member_resources(self) -> dict[str, Any]:
+        """IAM conditions limiting a statement to resources of the mesh's accounts."""
+        if self.organization_id:
+            conditions: dict[str, Any] = {
+                "StringEquals": {"aws:ResourceOrgID": self.organization_id}
+            }
+            if self.organization_paths:
+                conditions["ForAnyValue:StringLike"] = {
+                    "aws:ResourceOrgPaths": list(self.organization_paths)
+                }
+            return conditions
+        return {"StringEquals": {"aws:ResourceAccount": list(self.member_accounts)}}
+
+    def _location_role(self) -> iam.Role:
+        """The role central's Lake Formation registers each domain's storage with.
+
+        Lake Formation vends credentials for a table's data from the registrations of the
+        account whose catalog holds the table, and registering another account's location
+        needs a role of the registering account (docs/deploy.md): central's. Its name is fixed
+        so that each domain's bucket and key policy can trust it; the domains' policies grant
+        only their own data prefix.
+        """
+        stack = Stack.of(self)
+        self.location_role_name = _resources.location_role_name(self.mesh_name, stack.region)
+        role = iam.Role(
+            self,
+            "LocationRole",
+            role_name=self.location_role_name,
+            assumed_by=iam.ServicePrincipal("lakeformation.amazonaws.com"),
+            description=f"Lake Formation access to the data of meshkit {self.mesh_name} domains",
+        )
+        s3 = f"arn:{stack.partition}:s3:::"
+        keys = f"arn:{stack.partition}:kms:{stack.region}:*:key/*"
+        members = self._member_resources()
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DomainObjects",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[f"{s3}*/*"],
+                conditions=members,
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DomainListing",
+                actions=["s3:ListBucket"],
+                resources=[f"{s3}*"],
+                conditions=members,
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DomainKeys",
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                resources=[keys],
+                conditions={
+                    **members,
+                    "StringLike": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
+                },
+            )
+        )
+        _nag.acknowledge_resources(role, [f"{s3}*/*", f"{s3}*", keys], "member-data")
+        return role
+
     # -- schemas ---------------------------------------------------------------------------------
 
     def _add_schema_registry(self) -> eventschemas.CfnRegistry:
@@ -344,21 +417,50 @@ class CentralGovernance(Construct):
             *_iam.central_catalog_statements(self, write=write),
             *_iam.central_sharing_statements(self),
         )
+        if write:
+            # Onboarding registers each domain's storage with the location role, after checking
+            # that the domain's account owns the bucket.
+            buckets = f"arn:{Stack.of(self).partition}:s3:::*"
+            handler.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="DataLocations",
+                    actions=[
+                        "lakeformation:RegisterResource",
+                        "lakeformation:DeregisterResource",
+                        "lakeformation:DescribeResource",
+                    ],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="PassLocationRole",
+                    actions=["iam:PassRole"],
+                    resources=[self.location_role.role_arn],
+                    conditions={
+                        "StringEquals": {"iam:PassedToService": "lakeformation.amazonaws.com"}
+                    },
+                ),
+                iam.PolicyStatement(
+                    sid="BucketOwner",
+                    actions=["s3:GetBucketLocation"],
+                    resources=[buckets],
+                    conditions=self._member_resources(),
+                ),
+            )
+            _nag.acknowledge_resources(role, [buckets], "bucket-owner")
         _nag.acknowledge_resources(role, [f"{self.registry.table_arn}/index/*"], "ddb-index")
         _nag.acknowledge_resources(role, _iam.catalog_arns(self)[1:], "glue-runtime")
         _nag.acknowledge_resources(role, ["*"], "no-resource-level")
 
-    def _register_admins(self, existing: Sequence[str]) -> lakeformation.CfnDataLakeSettings:
-        admins = [*existing, *(h.role.role_arn for h in self.handlers.values())]
-        return lakeformation.CfnDataLakeSettings(
+    def _register_admins(self, extra: Sequence[str]) -> CfnCustomResource:
+        """Add ``extra`` and the handler roles to the account's data-lake admins, merged into
+        what is there (other stacks' admins and every other setting are kept)."""
+        return _admins.data_lake_admins(
             self,
-            "DataLakeSettings",
-            admins=[
-                lakeformation.CfnDataLakeSettings.DataLakePrincipalProperty(
-                    data_lake_principal_identifier=a
-                )
-                for a in admins
-            ],
+            "DataLakeAdmins",
+            admins=[*extra, *(h.role.role_arn for h in self.handlers.values())],
+            architecture=self._options.architecture,
+            runtime=self._options.runtime,
+            log_retention=self._options.log_retention,
         )
 
     # -- public API ------------------------------------------------------------------------------

@@ -7,10 +7,9 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, CfnCustomResource, CfnOutput, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lakeformation as lakeformation
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -18,7 +17,7 @@ from aws_cdk import custom_resources as cr
 
 from constructs import Construct
 from meshkit import topology
-from meshkit.constructs import _code, _iam, _nag, _resources
+from meshkit.constructs import _admins, _code, _iam, _nag, _resources
 from meshkit.constructs._handlers import (
     COMMON_PROPS,
     CustomHandler,
@@ -159,7 +158,7 @@ class DataDomain(Construct):
         self.bucket = bucket or self._create_bucket(removal_policy)
         self.data_prefix = data_prefix
         self.storage_uri = f"s3://{self.bucket.bucket_name}/{data_prefix}"
-        self.data_access_role = self._register_location()
+        self._trust_central_locations(central_region or stack.region)
         self.crawler_role = self._crawler_role() if crawler else None
 
         self._options = HandlerOptions.from_props(
@@ -222,17 +221,16 @@ class DataDomain(Construct):
         self.forward_rule, self.subscription_rule = self._route()
         self.registration = self._registration(sharing_mode, owner, description)
 
-        self.data_lake_settings: lakeformation.CfnDataLakeSettings | None = None
+        self.data_lake_settings: CfnCustomResource | None = None
         if register_data_lake_admins:
-            self.data_lake_settings = lakeformation.CfnDataLakeSettings(
+            # Merged into the account's admins (several domains may share an account).
+            self.data_lake_settings = _admins.data_lake_admins(
                 self,
-                "DataLakeSettings",
-                admins=[
-                    lakeformation.CfnDataLakeSettings.DataLakePrincipalProperty(
-                        data_lake_principal_identifier=a
-                    )
-                    for a in [*data_lake_admins, *(h.role.role_arn for h in self.handlers.values())]
-                ],
+                "DataLakeAdmins",
+                admins=[*data_lake_admins, *(h.role.role_arn for h in self.handlers.values())],
+                architecture=self._options.architecture,
+                runtime=self._options.runtime,
+                log_retention=self._options.log_retention,
             )
         CfnOutput(self, "BusArn", value=self.bus.event_bus_arn, description="Domain bus ARN")
         CfnOutput(
@@ -275,45 +273,75 @@ class DataDomain(Construct):
     def _prefix_arn(self) -> str:
         return self.bucket.arn_for_objects(self.data_prefix + "*")
 
-    def _register_location(self) -> iam.Role:
-        """Register the data prefix with Lake Formation, through a role of ours.
+    def _trust_central_locations(self, central_region: str) -> None:
+        """Let central's Lake Formation location role reach this domain's data prefix.
 
-        Not the service-linked role: that one cannot use a customer-managed KMS key unless the
-        key policy names it, and it would be shared with every other location of the account.
+        The product tables live in central's catalog, so central's Lake Formation is the one
+        that registers this storage and vends credentials for it (docs/deploy.md, "Data
+        locations"); registering another account's bucket needs a role of the registering
+        account, which this bucket's policy (and key policy) must trust. The role is named
+        after the mesh: trusted by ARN condition on central's account, so the policies do not
+        depend on the role existing yet. Central also reads the bucket's location, with
+        ``ExpectedBucketOwner``, to check that this account owns the bucket it registers.
         """
-        role = iam.Role(
-            self,
-            "DataAccessRole",
-            assumed_by=iam.ServicePrincipal("lakeformation.amazonaws.com"),
-            description=f"Lake Formation access to {self.domain_name} data products",
+        stack = Stack.of(self)
+        self.central_location_role_arn = _resources.location_role_arn(
+            self.mesh_name,
+            account=self.central_account,
+            region=central_region,
+            partition=stack.partition,
         )
-        role.add_to_policy(
+        central = iam.AccountPrincipal(self.central_account)
+        only_location_role = {"ArnEquals": {"aws:PrincipalArn": self.central_location_role_arn}}
+        statements = [
             iam.PolicyStatement(
-                sid="DataObjects",
+                sid="CentralLakeFormationObjects",
+                principals=[central],
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                 resources=[self._prefix_arn()],
-            )
-        )
-        role.add_to_policy(
+                conditions=only_location_role,
+            ),
             iam.PolicyStatement(
-                sid="DataListing",
+                sid="CentralLakeFormationListing",
+                principals=[central],
                 actions=["s3:ListBucket"],
                 resources=[self.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [self.data_prefix + "*"]}},
+                conditions={
+                    **only_location_role,
+                    "StringLike": {"s3:prefix": [self.data_prefix + "*"]},
+                },
+            ),
+            iam.PolicyStatement(
+                sid="CentralOwnershipCheck",
+                principals=[central],
+                actions=["s3:GetBucketLocation"],
+                resources=[self.bucket.bucket_arn],
+            ),
+        ]
+        added = [self.bucket.add_to_resource_policy(st).statement_added for st in statements]
+        key = self.bucket.encryption_key
+        if key is not None:
+            added.append(
+                key.add_to_resource_policy(
+                    iam.PolicyStatement(
+                        sid="CentralLakeFormationData",
+                        principals=[central],
+                        actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                        resources=["*"],
+                        conditions={
+                            **only_location_role,
+                            "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
+                        },
+                    )
+                ).statement_added
             )
-        )
-        if self.bucket.encryption_key is not None:
-            self.bucket.encryption_key.grant_encrypt_decrypt(role)
-            _nag.acknowledge_actions(role, ["kms:GenerateDataKey*", "kms:ReEncrypt*"], "kms")
-        _nag.acknowledge_resources(role, [self._prefix_arn()], "s3-prefix")
-        lakeformation.CfnResource(
-            self,
-            "DataLocation",
-            resource_arn=f"{self.bucket.bucket_arn}/{self.data_prefix}",
-            use_service_linked_role=False,
-            role_arn=role.role_arn,
-        )
-        return role
+        if not all(added):
+            Annotations.of(self).add_warning_v2(
+                "meshkit:central-location-trust",
+                f"bucket {self.bucket.node.path} (or its key) is imported: add to its bucket "
+                f"policy and key policy the statements that trust {self.central_location_role_arn} "
+                "on the data prefix, and let central read the bucket location (docs/deploy.md)",
+            )
 
     def _crawler_role(self) -> iam.Role:
         stack = Stack.of(self)

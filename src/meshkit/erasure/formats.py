@@ -28,6 +28,8 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from meshkit._extras import needs
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -106,8 +108,9 @@ def _text(key: str, data: bytes) -> str:
 # -- Parquet ---------------------------------------------------------------------------------
 def _parquet_mask(table: Any, matcher: Matcher) -> Any:
     """Boolean array: the rows of ``table`` that are the subject's."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    with needs("erasure", "Erasing from Parquet"):
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
     mask = None
     for g in matcher.groups:
@@ -133,8 +136,9 @@ def _parquet_mask(table: Any, matcher: Matcher) -> Any:
 def _is_in(column: Any, values: list[str]) -> Any:
     """``pyarrow.compute.is_in`` with the match values in the column's own type when they cast
     (the fast path: no cast of the data), else comparing the column as text."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    with needs("erasure", "Erasing from Parquet"):
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
     typ = column.type
     value_type = typ.value_type if pa.types.is_dictionary(typ) else typ
@@ -148,14 +152,16 @@ def _is_in(column: Any, values: list[str]) -> Any:
 
 
 def _true_count(mask: Any) -> int:
-    import pyarrow.compute as pc
+    with needs("erasure", "Erasing from Parquet"):
+        import pyarrow.compute as pc
 
     return int(pc.sum(mask).as_py() or 0)
 
 
 def _parquet_file(key: str, data: bytes) -> Any:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    with needs("erasure", "Erasing from Parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
     try:
         return pq.ParquetFile(pa.BufferReader(data))
@@ -164,7 +170,8 @@ def _parquet_file(key: str, data: bytes) -> Any:
 
 
 def _count_parquet(key: str, data: bytes, matcher: Matcher) -> tuple[int, int]:
-    import pyarrow as pa
+    with needs("erasure", "Erasing from Parquet"):
+        import pyarrow as pa
 
     pf = _parquet_file(key, data)
     rows = pf.metadata.num_rows
@@ -204,9 +211,10 @@ def parquet_writer_options(pf: Any) -> dict[str, Any]:
 
 
 def _purge_parquet(key: str, data: bytes, matcher: Matcher) -> PurgeResult:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+    with needs("erasure", "Erasing from Parquet"):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
 
     pf = _parquet_file(key, data)
     md = pf.metadata

@@ -9,6 +9,8 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 
+from meshkit._extras import needs
+
 __all__ = ["customers_csv", "customers_jsonl", "spark_like_parquet"]
 
 #: What Spark writes into every Parquet file's key-value metadata (shortened).
@@ -27,8 +29,9 @@ def spark_like_parquet(
     row groups and Spark's key-value metadata, as a Spark job writes them."""
     import decimal
 
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    with needs("erasure", "The Parquet samples"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
     rng = random.Random(seed)
     base = datetime(2026, 1, 1, tzinfo=UTC)

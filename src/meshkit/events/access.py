@@ -181,7 +181,7 @@ class AccessGranted(AddressedEvent):
     lf_tag_expression: dict[str, list[str]] | None = Field(
         default=None,
         description="LF-tag expression granted, in tag-based mode.",
-        examples=[{"mesh_domain": ["sales"]}],
+        examples=[{"meshkit:demo:domain": ["sales"], "meshkit:demo:product": ["orders"]}],
     )
     expires_at: AwareDatetime | None = Field(
         default=None, description="Access ends at this time (UTC).", examples=[None]

@@ -71,8 +71,9 @@ class DomainRegistered(AddressedEvent):
     lf_tag_key: str = Field(
         min_length=1,
         max_length=128,
-        description="LF-tag key whose value is the domain name (tag-based sharing).",
-        examples=["mesh_domain"],
+        description="LF-tag key whose value is the domain name (tag-based sharing); one key "
+        "per mesh, so meshes sharing a central account never match each other's tables.",
+        examples=["meshkit:demo:domain"],
     )
     sharing_mode: SharingMode = Field(
         description="Default sharing mode recorded for the domain.", examples=["named"]

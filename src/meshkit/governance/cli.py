@@ -32,6 +32,11 @@ def register(commands: Any, error: type[Exception]) -> None:
             sub.add_argument("--profile", default=None)
             sub.add_argument("--region", default=None)
             sub.add_argument("--catalog-id", default=None, help="default: the caller's account")
+            sub.add_argument(
+                "--mesh",
+                default=None,
+                help="mesh name: mesh_domain/mesh_product in lf_tags mean its LF-tag keys",
+            )
         sub.set_defaults(run=lambda args, out, _e=error: run(args, out, _e))
 
 
@@ -49,6 +54,10 @@ def run(args: argparse.Namespace, out: TextIO, error: type[Exception]) -> int:
     import boto3
 
     from meshkit.governance.engine import apply_file, plan_file
+    from meshkit.governance.handlers import with_mesh_tag_keys
+
+    if args.mesh:
+        file = with_mesh_tag_keys(file, args.mesh)
 
     session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
     account = args.catalog_id or session.client("sts").get_caller_identity()["Account"]

@@ -54,9 +54,36 @@ def _file(ctx: HandlerContext) -> PersonasFile | None:
         return None  # no file deployed: nothing is managed
     fmt = "toml" if text.lstrip().startswith(("[", "version =", "version=")) else "yaml"
     try:
-        return loads(text, fmt=fmt, name=name)  # type: ignore[arg-type]
+        file = loads(text, fmt=fmt, name=name)  # type: ignore[arg-type]
     except PersonasFileError as exc:
         raise RejectEvent(f"the personas file {name} is invalid: {exc}", kind="state") from exc
+    return with_mesh_tag_keys(file, ctx.config.mesh_name)
+
+
+def with_mesh_tag_keys(file: PersonasFile, mesh_name: str) -> PersonasFile:
+    """``mesh_domain`` / ``mesh_product`` in ``lf_tags`` name this mesh's own LF-tag keys.
+
+    meshkit's keys are per mesh (``meshkit:<mesh>:domain``, handlers/lake.py): the short names
+    keep a personas file independent of the mesh it is deployed to.
+    """
+    from meshkit.handlers import lake
+
+    aliases = {
+        lake.DOMAIN_TAG_ALIAS: lake.domain_tag(mesh_name),
+        lake.PRODUCT_TAG_ALIAS: lake.product_tag(mesh_name),
+    }
+    personas = []
+    for persona in file.personas:
+        rules = [
+            rule.model_copy(
+                update={"lf_tags": {aliases.get(k, k): v for k, v in rule.lf_tags.items()}}
+            )
+            if rule.lf_tags is not None
+            else rule
+            for rule in persona.rules
+        ]
+        personas.append(persona.model_copy(update={"rules": rules}))
+    return file.model_copy(update={"personas": personas})
 
 
 def _changes(changes: list[Change]) -> list[GrantChange]:

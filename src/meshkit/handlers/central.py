@@ -107,9 +107,23 @@ def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> 
             f"domain name {event.domain!r} is taken by account {existing['account_id']}",
             kind="state",
         )
+    clash = lake.storage_conflicts(
+        event.storage_uri, event.domain, reg.domains_of_account(event.account_id)
+    )
+    if clash:
+        raise RejectEvent(
+            f"storage {event.storage_uri} of domain {event.domain!r} overlaps the storage of "
+            f"domains {clash}; give each domain its own bucket or prefix",
+            kind="validation",
+        )
+    # Checked before anything is created: the storage is registered with central's Lake
+    # Formation, whose location role every domain bucket trusts.
+    lake.check_bucket_owner(ctx, event.storage_uri, event.account_id)
     # The LF-tag value first: it is the step that can hit a hard limit, so a refusal leaves
     # nothing behind.
-    lake.ensure_lf_tag_value(ctx, lake.DOMAIN_TAG, event.domain)
+    domain_key = lake.domain_tag(ctx.config.mesh_name)
+    lake.ensure_lf_tag_value(ctx, domain_key, event.domain)
+    lake.register_location(ctx, event.storage_uri)
     catalog = ctx.config.account_id
     database = central_database_name(ctx.config.mesh_name, event.domain)
     glue = ctx.client("glue")
@@ -130,9 +144,11 @@ def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> 
     except Exception as exc:
         if aws_error_code(exc) != "AlreadyExistsException":
             raise
-    lake.tag_resource(
-        ctx, lake.database_resource(catalog, database), {lake.DOMAIN_TAG: event.domain}
-    )
+    lake.tag_resource(ctx, lake.database_resource(catalog, database), {domain_key: event.domain})
+    moved = (existing or {}).get("storage_uri")
+    if moved and moved != event.storage_uri:
+        # The domain moved its storage: before the registry forgets the old location.
+        lake.deregister_location(ctx, moved)
     now = iso(ctx.now())
     try:
         reg.put(
@@ -163,7 +179,7 @@ def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> 
         domain=event.domain,
         account_id=event.account_id,
         central_database=database,
-        lf_tag_key=lake.DOMAIN_TAG,
+        lf_tag_key=domain_key,
         sharing_mode=event.sharing_mode,
         recipients=[event.account_id],
         **event.follow_up(),
@@ -200,8 +216,11 @@ def deregister_domain(
         if domain.get("deregistration_event") != ctx.envelope.id:
             return []  # done before
     else:
-        # First the status: from here on, the domain's events are refused (a departed
-        # producer's decision included), so nothing new opens while the rest is closed.
+        # Central's Lake Formation stops vending credentials for the domain's storage first
+        # (a retry after a failure here still finds the domain active). Then the status: from
+        # here on, the domain's events are refused (a departed producer's decision included),
+        # so nothing new opens while the rest is closed.
+        lake.deregister_location(ctx, domain["storage_uri"])
         reg.update(
             f"DOMAIN#{event.domain}",
             {
@@ -406,7 +425,8 @@ def register_product(
         current[spec.name] = table
 
     sharing_mode = event.sharing_mode or domain["sharing_mode"]
-    lake.ensure_lf_tag_value(ctx, lake.PRODUCT_TAG, event.product, new=existing is None)
+    mesh = ctx.config.mesh_name
+    lake.ensure_lf_tag_value(ctx, lake.product_tag(mesh), event.product, new=existing is None)
     # Claimed after the last check that can refuse: a refusal leaves no claim behind.
     unclaimed = sorted(n for n in names.values() if n not in owners)
     if unclaimed:
@@ -535,9 +555,9 @@ def register_product(
             ctx,
             lake.table_resource(catalog, database, name),
             {
-                lake.DOMAIN_TAG: event.domain,
-                lake.PRODUCT_TAG: event.product,
-                lake.CLASS_TAG: classes[name],
+                lake.domain_tag(mesh): event.domain,
+                lake.product_tag(mesh): event.product,
+                lake.class_tag(mesh): classes[name],
             },
         )
     lake.apply_grants(
@@ -671,7 +691,7 @@ def schema_updated(event: ProductSchemaUpdated, ctx: HandlerContext) -> None:
             lake.tag_resource(
                 ctx,
                 lake.table_resource(ctx.config.account_id, database, name),
-                {lake.CLASS_TAG: value},
+                {lake.class_tag(ctx.config.mesh_name): value},
             )
     reg.update(f"PRODUCT#{event.domain}#{event.product}", crawled)
 
@@ -772,8 +792,8 @@ def deprecate_product(event: ProductDeprecated, ctx: HandlerContext) -> list[Eve
 
 # -- access --------------------------------------------------------------------------------
 def _classes(product: dict[str, Any]) -> dict[str, str]:
-    """Each central table's ``mesh_class`` LF-tag value: ``sensitive`` when what the registry
-    knows makes it so (:func:`_declared_sensitivity`), else ``open``."""
+    """Each central table's classification LF-tag value (``lake.class_tag``): ``sensitive``
+    when what the registry knows makes it so (:func:`_declared_sensitivity`), else ``open``."""
     return {
         t["central_table"]: "sensitive"
         if _declared_sensitivity(product, [t["central_table"]])
@@ -861,6 +881,7 @@ def _grant(
         consumer_account=item["consumer_account"],
         permissions=item["permissions"],
         mode=mode,
+        mesh_name=ctx.config.mesh_name,
         domain=item["producer_domain"],
         product=item["product"],
         sensitive_tables=item.get("sensitive_tables") or (),

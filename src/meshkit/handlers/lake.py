@@ -17,28 +17,58 @@ if TYPE_CHECKING:
     from meshkit.runtime.context import HandlerContext
 
 __all__ = [
-    "CLASS_TAG",
-    "DOMAIN_TAG",
+    "CLASS_VALUES",
+    "DOMAIN_TAG_ALIAS",
     "LF_TAG_VALUE_LIMIT",
-    "PRODUCT_TAG",
+    "PRODUCT_TAG_ALIAS",
     "Grant",
     "apply_grants",
+    "check_bucket_owner",
+    "class_tag",
     "classify",
+    "deregister_location",
+    "domain_tag",
     "ensure_lf_tag_value",
+    "location_arn",
+    "product_tag",
+    "register_location",
     "revoke_grants",
     "tag_resource",
 ]
 
-DOMAIN_TAG = "mesh_domain"
-#: Every product table's classification: ``open`` or ``sensitive`` (``classification_of`` in
-#: the central handlers). A tag-mode grant for non-sensitive data matches ``open`` only, so a
-#: sensitive table added to the product later is not covered: it needs its own approval.
-CLASS_TAG = "mesh_class"
-CLASS_VALUES = ("open", "sensitive")
-#: Lake Formation's maximum number of values of one LF-tag key: it bounds a mesh to 1000
-#: domains (``mesh_domain``) and 1000 distinct product names (``mesh_product``).
+#: Lake Formation's maximum number of values of one LF-tag key. The keys are per mesh, so it
+#: bounds each mesh (not the account) to 1000 domains and 1000 distinct product names.
 LF_TAG_VALUE_LIMIT = 1000
-PRODUCT_TAG = "mesh_product"
+#: The short names a personas file may use for the mesh's own keys (docs/permissions.md).
+DOMAIN_TAG_ALIAS = "mesh_domain"
+PRODUCT_TAG_ALIAS = "mesh_product"
+
+
+def domain_tag(mesh_name: str) -> str:
+    """The LF-tag key whose values are the mesh's domains.
+
+    LF-tag keys are account-wide: two meshes in one central account must not share a key, or
+    a tag-mode grant of one mesh would match the other's tables. Mesh names hold no ``:``, so
+    ``meshkit:<mesh>:domain`` cannot collide between two meshes.
+    """
+    return f"meshkit:{mesh_name}:domain"
+
+
+#: Every product table's classification (:func:`class_tag`): ``open`` or ``sensitive``. A
+#: tag-mode grant for non-sensitive data matches ``open`` only, so a sensitive table added to
+#: the product later is not covered: it needs its own approval.
+CLASS_VALUES = ("open", "sensitive")
+
+
+def class_tag(mesh_name: str) -> str:
+    """The LF-tag key holding each product table's classification (see :func:`domain_tag`)."""
+    return f"meshkit:{mesh_name}:class"
+
+
+def product_tag(mesh_name: str) -> str:
+    """The LF-tag key whose values are the mesh's product names (see :func:`domain_tag`)."""
+    return f"meshkit:{mesh_name}:product"
+
 
 Grant = dict[str, Any]
 
@@ -90,19 +120,140 @@ def ensure_lf_tag_value(ctx: HandlerContext, key: str, value: str, *, new: bool 
 def ensure_class_tag(ctx: HandlerContext) -> None:
     """The classification LF-tag with its two values (one call once it exists)."""
     try:
-        ctx.client("lakeformation").create_lf_tag(TagKey=CLASS_TAG, TagValues=list(CLASS_VALUES))
+        ctx.client("lakeformation").create_lf_tag(
+            TagKey=class_tag(ctx.config.mesh_name), TagValues=list(CLASS_VALUES)
+        )
     except Exception as exc:
         if aws_error_code(exc) != "AlreadyExistsException":
             raise
 
 
 def _tag_full(key: str, value: str) -> RejectEvent:
-    per = "domain" if key == DOMAIN_TAG else "product name"
+    per = "domain" if key.endswith(":domain") else "product name"
     return RejectEvent(
         f"LF-tag {key} cannot take the value {value!r}: it holds Lake Formation's maximum of "
-        f"{LF_TAG_VALUE_LIMIT} values (one per {per}); "
+        f"{LF_TAG_VALUE_LIMIT} values (one per {per} of this mesh); "
         "run another mesh (mesh_name) for further domains, or reuse product names",
         kind="state",
+    )
+
+
+# -- data locations ------------------------------------------------------------------------
+# Lake Formation vends credentials for a table's data from the registrations of the account
+# whose catalog holds the table: central's (docs/deploy.md, "Data locations"). Central therefore
+# registers each domain's storage in its own Lake Formation, with its own location role, which
+# each domain's bucket policy and key policy trust.
+
+
+def _split_storage(storage_uri: str) -> tuple[str, str]:
+    bucket, _, prefix = storage_uri.removeprefix("s3://").partition("/")
+    return bucket, prefix
+
+
+def location_arn(storage_uri: str, role_arn: str) -> str:
+    """``s3://bucket/products/`` -> ``arn:<partition>:s3:::bucket/products/`` (the partition
+    is the location role's, which lives in the same partition as the bucket)."""
+    partition = role_arn.split(":")[1] if role_arn.startswith("arn:") else "aws"
+    bucket, prefix = _split_storage(storage_uri)
+    return f"arn:{partition}:s3:::{bucket}/{prefix}"
+
+
+def _partition(region: str) -> str:
+    for prefix, partition in (
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+    ):
+        if region.startswith(prefix):
+            return partition
+    return "aws"
+
+
+def location_role(ctx: HandlerContext) -> str:
+    """Central's location role: ``location_role_arn``, or ``location_role_name`` (what the
+    CentralGovernance construct sets) in this account and partition."""
+    role = ctx.config.setting("location_role_arn", None)
+    if role:
+        return str(role)
+    name = ctx.config.setting("location_role_name", None)
+    if not name:
+        raise RuntimeError(
+            "setting location_role_name is missing: the CentralGovernance construct sets it"
+        )
+    partition = _partition(ctx.config.region)
+    return f"arn:{partition}:iam::{ctx.config.account_id}:role/{name}"
+
+
+def check_bucket_owner(ctx: HandlerContext, storage_uri: str, account: str) -> None:
+    """Refuse storage in a bucket ``account`` does not own, before central registers it.
+
+    Every domain bucket trusts central's location role, so registering another account's
+    bucket for this domain would hand that data to this domain's consumers. S3 answers 403
+    when ``ExpectedBucketOwner`` is not the owner; the domain's bucket policy lets central
+    read the bucket's location for this check.
+    """
+    bucket, _ = _split_storage(storage_uri)
+    try:
+        ctx.client("s3").get_bucket_location(Bucket=bucket, ExpectedBucketOwner=account)
+    except Exception as exc:
+        code = aws_error_code(exc)
+        if code in ("AccessDenied", "403", "NoSuchBucket", "404", "AllAccessDisabled"):
+            raise RejectEvent(
+                f"bucket {bucket} of storage {storage_uri} is not owned by account {account}, "
+                f"or its bucket policy does not let central check it ({code}); a domain "
+                "registers storage in its own bucket, deployed by its DataDomain stack",
+                kind="validation",
+            ) from exc
+        raise
+
+
+def register_location(ctx: HandlerContext, storage_uri: str) -> str:
+    """Register the domain's storage with central's Lake Formation (idempotent); its ARN."""
+    role = location_role(ctx)
+    arn = location_arn(storage_uri, role)
+    lf = ctx.client("lakeformation")
+    try:
+        lf.register_resource(ResourceArn=arn, RoleArn=role, UseServiceLinkedRole=False)
+    except Exception as exc:
+        if aws_error_code(exc) != "AlreadyExistsException":
+            raise
+        registered = lf.describe_resource(ResourceArn=arn)["ResourceInfo"].get("RoleArn")
+        if registered != role:
+            raise RejectEvent(
+                f"location {arn} is already registered in central's Lake Formation with role "
+                f"{registered}, not the mesh's location role {role}; deregister it first",
+                kind="state",
+            ) from exc
+    return arn
+
+
+def deregister_location(ctx: HandlerContext, storage_uri: str) -> None:
+    """Deregister the domain's storage (a location already gone is not an error)."""
+    arn = location_arn(storage_uri, location_role(ctx))
+    try:
+        ctx.client("lakeformation").deregister_resource(ResourceArn=arn)
+    except Exception as exc:
+        if aws_error_code(exc) != "EntityNotFoundException":
+            raise
+
+
+def _overlaps(a: str, b: str) -> bool:
+    a = a if a.endswith("/") else a + "/"
+    b = b if b.endswith("/") else b + "/"
+    return a.startswith(b) or b.startswith(a)
+
+
+def storage_conflicts(
+    storage_uri: str, domain: str, others: Iterable[Mapping[str, Any]]
+) -> list[str]:
+    """Other active domains whose storage overlaps ``storage_uri`` (one registration each)."""
+    return sorted(
+        str(o["domain"])
+        for o in others
+        if o.get("domain") != domain
+        and o.get("status") == "ACTIVE"
+        and _overlaps(str(o.get("storage_uri", "")), storage_uri)
     )
 
 
@@ -205,6 +356,7 @@ def consumer_grants(
     consumer_account: str,
     permissions: Sequence[str],
     mode: str,
+    mesh_name: str,
     domain: str,
     product: str,
     sensitive_tables: Sequence[str] = (),
@@ -215,12 +367,17 @@ def consumer_grants(
     it only when they are open too) and the approved ``sensitive_tables`` by name.
     """
     if mode == "tag":
-        expression = {DOMAIN_TAG: [domain], PRODUCT_TAG: [product], CLASS_TAG: ["open"]}
+        domain_key = domain_tag(mesh_name)
+        expression = {
+            domain_key: [domain],
+            product_tag(mesh_name): [product],
+            class_tag(mesh_name): ["open"],
+        }
         return (
             [
                 grant(
                     consumer_account,
-                    tag_policy(catalog, "DATABASE", {DOMAIN_TAG: [domain]}),
+                    tag_policy(catalog, "DATABASE", {domain_key: [domain]}),
                     ["DESCRIBE"],
                     grantable=True,
                 ),

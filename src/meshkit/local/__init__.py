@@ -6,7 +6,11 @@ package does not import moto.
 
 from __future__ import annotations
 
+from meshkit._extras import require
 from meshkit._lazy import lazy_exports
+
+# Before anything of the local mesh is imported: one line saying what to install.
+require("local", "meshkit.local (the local mesh)")
 
 _EXPORTS: dict[str, str] = {
     "LocalMesh": "mesh",

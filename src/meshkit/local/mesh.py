@@ -379,6 +379,7 @@ class LocalMesh:
         settings = self._base_settings()
         # One list shared by every central config: add_domain appends to it.
         settings["member_accounts"] = self._member_accounts
+        settings["location_role_arn"] = resources.location_role_arn
         return MeshConfig(
             mesh_name=self.name,
             role="central",

@@ -59,6 +59,8 @@ class CentralResources:
     archive_name: str
     registry_table: str
     idempotency_table: str
+    #: The role central's Lake Formation registers each domain's storage with.
+    location_role_arn: str = ""
     groups: dict[str, QueueWiring] = field(default_factory=dict)
 
 
@@ -225,8 +227,14 @@ def provision_central(account: Account, *, mesh: str) -> CentralResources:
         archive_name=f"{mesh}-central-archive",
         registry_table=f"{mesh}-registry",
         idempotency_table=f"{mesh}-central-idempotency",
+        location_role_arn=f"arn:aws:iam::{account.account_id}:role/{mesh}-location",
     )
     with internal_calls():
+        account.client("iam").create_role(
+            RoleName=f"{mesh}-location",
+            AssumeRolePolicyDocument=json.dumps(_trust({"Service": "lakeformation.amazonaws.com"})),
+            Description="Lake Formation access to the domains' data (registered locations)",
+        )
         events = account.client("events")
         events.create_event_bus(Name=bus)
         # The archive keeps every event on the central bus, so any flow can be replayed.
@@ -316,6 +324,35 @@ def provision_domain(
                 "BlockPublicPolicy": True,
                 "RestrictPublicBuckets": True,
             },
+        )
+        # As the DataDomain construct: central's location role may use the data prefix, and
+        # central may read the bucket's location (its ownership check). Stored, not enforced.
+        central_account = f"arn:aws:iam::{central.account_id}:root"
+        location_role = {"ArnEquals": {"aws:PrincipalArn": central_res.location_role_arn}}
+        s3.put_bucket_policy(
+            Bucket=bucket,
+            Policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "CentralLakeFormationObjects",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": central_account},
+                            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                            "Resource": f"arn:aws:s3:::{bucket}/products/*",
+                            "Condition": location_role,
+                        },
+                        {
+                            "Sid": "CentralOwnershipCheck",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": central_account},
+                            "Action": "s3:GetBucketLocation",
+                            "Resource": f"arn:aws:s3:::{bucket}",
+                        },
+                    ],
+                }
+            ),
         )
         iam = account.client("iam")
         for principal in principals:

@@ -50,14 +50,22 @@ def answer(parsed: dict[str, Any]) -> Answer:
     return AWSResponse("https://meshkit.local/lake", 200, {}, _RawBody(b"{}")), body
 
 
-def fail(error: LakeClientError) -> Answer:
-    """An error response botocore turns into the service's modelled exception."""
+def fail(error: LakeClientError, *, xml: bool = False) -> Answer:
+    """An error response botocore turns into the service's modelled exception.
+
+    ``xml=True`` gives the body S3's protocol has (some S3 parsers read the body first).
+    """
     parsed = {
         "Error": {"Code": error.code, "Message": error.message},
         "Message": error.message,
         "ResponseMetadata": _metadata(error.status),
     }
-    return AWSResponse("https://meshkit.local/lake", error.status, {}, _RawBody(b"{}")), parsed
+    body = (
+        f"<Error><Code>{error.code}</Code><Message>{error.message}</Message></Error>".encode()
+        if xml
+        else b"{}"
+    )
+    return AWSResponse("https://meshkit.local/lake", error.status, {}, _RawBody(body)), parsed
 
 
 def utcnow() -> datetime:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from meshkit.local.lake.catalog import CatalogSimulation
+    from meshkit.local.lake.locations import DataLocations
     from meshkit.local.lake.sharing import SharingLedger
 
 __all__ = ["CrawlerSimulation", "EmitAwsEvent"]
@@ -106,8 +107,10 @@ class CrawlerSimulation:
         attached: Callable[[str], bool],
         emit: EmitAwsEvent,
         clock: Callable[[], datetime],
+        locations: DataLocations,
     ) -> None:
         self._region = region
+        self._locations = locations
         self._ledger = ledger
         self._catalog = catalog
         self._client = client
@@ -282,6 +285,11 @@ class CrawlerSimulation:
         plans = []
         for ref, location, existing in targets:
             self._check_access(account, ref, existing, lf_config)
+            if lf_config.get("UseLakeFormationCredentials"):
+                # The data is read with credentials the catalog's Lake Formation vends.
+                why = self._locations.unregistered(ref.catalog, location, ref.describe())
+                if why is not None:
+                    raise CrawlFailure(f"Unable to read the data of {ref.describe()}: {why}.")
             plans.append(self._plan_table(account, name, ref, location, existing, policy))
         return plans
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from meshkit.local.lake.catalog import CatalogSimulation
+    from meshkit.local.lake.locations import DataLocations
     from meshkit.local.lake.sharing import LakeResource, SharingLedger
     from meshkit.local.types import QueryResult
 
@@ -86,10 +87,12 @@ class QueryEngine:
         ledger: SharingLedger,
         catalog: CatalogSimulation,
         client: Callable[[str, str], Any],
+        locations: DataLocations,
     ) -> None:
         self._ledger = ledger
         self._catalog = catalog
         self._client = client
+        self._locations = locations
 
     def query(self, account: str, principal: str, sql: str) -> QueryResult:
         from meshkit.local.types import QueryResult
@@ -242,6 +245,9 @@ class QueryEngine:
         fmt = _FORMATS.get(str((table.get("Parameters") or {}).get("classification", "")))
         if not location:
             return _empty(columns, keys)
+        why = self._locations.unregistered(target.catalog, str(location), target.describe())
+        if why is not None:
+            raise PermissionError(f"{target.describe()}: {why}.")
         s3 = self._client(target.catalog, "s3")
         parts: list[pa.Table] = []
         try:

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from meshkit.local.lake._aws import Answer, LakeClientError, answer, fail, utcnow
 from meshkit.local.lake.catalog import CatalogSimulation
 from meshkit.local.lake.crawler import CrawlerSimulation, EmitAwsEvent
+from meshkit.local.lake.locations import DataLocations, bucket_owner
 from meshkit.local.lake.query import QueryEngine
 from meshkit.local.lake.sharing import LakeGrant, LakeResource, SharingLedger, parse_resource
 
@@ -70,6 +71,7 @@ class LakeSimulation:
             organization_accounts=set(organization_accounts) if organization_accounts else None,
         )
         self.catalog = CatalogSimulation(self.ledger, self._client, self.is_attached)
+        self.locations = DataLocations(self._client)
         self.crawler = CrawlerSimulation(
             region=region,
             ledger=self.ledger,
@@ -78,8 +80,11 @@ class LakeSimulation:
             attached=self.is_attached,
             emit=emit_aws_event,
             clock=self._now,
+            locations=self.locations,
         )
-        self._engine = QueryEngine(ledger=self.ledger, catalog=self.catalog, client=self._client)
+        self._engine = QueryEngine(
+            ledger=self.ledger, catalog=self.catalog, client=self._client, locations=self.locations
+        )
 
     # ------------------------------------------------------------------ public API
     def attach(self, account_id: str, session: boto3.session.Session) -> None:
@@ -113,6 +118,15 @@ class LakeSimulation:
                 partial(self._after_call, account_id),
                 unique_id=f"{tag}-after-{service}",
             )
+        # S3 ignores ExpectedBucketOwner in moto; only the one call central checks owners with.
+        events.register(
+            "before-parameter-build.s3.GetBucketLocation", _stash, unique_id=f"{tag}-stash-s3"
+        )
+        events.register(
+            "before-call.s3.GetBucketLocation",
+            partial(self._before_call, account_id),
+            unique_id=f"{tag}-before-s3",
+        )
 
     def is_attached(self, account_id: str) -> bool:
         return account_id in self._credentials
@@ -172,8 +186,10 @@ class LakeSimulation:
                 return self._lakeformation_before(account, op, params)
             if service == "ram":
                 return self._ram_before(account, op, params)
+            if service == "s3" and op == "GetBucketLocation":
+                return self._expected_owner(params)
         except LakeClientError as exc:
-            return fail(exc)
+            return fail(exc, xml=service == "s3")
         return None
 
     def _after_call(
@@ -195,6 +211,13 @@ class LakeSimulation:
             self.crawler.after(account, op, params, parsed)
         elif service == "lakeformation":
             self._lakeformation_after(account, op, params, parsed)
+
+    def _expected_owner(self, params: Mapping[str, Any]) -> None:
+        """S3's ``ExpectedBucketOwner``: 403 when the bucket belongs to another account."""
+        expected = params.get("ExpectedBucketOwner")
+        owner = bucket_owner(str(params.get("Bucket", "")))
+        if expected and owner is not None and owner != expected:
+            raise LakeClientError("AccessDenied", "Access Denied", status=403)
 
     # ------------------------------------------------------------------ Lake Formation
     def _lakeformation_before(
