@@ -1,4 +1,4 @@
-"""The ``meshkit`` command: browse and export the event catalogue, run the local demo."""
+"""The ``meshkit`` command: the event catalogue, the local demo, permissions, erasure."""
 
 from __future__ import annotations
 
@@ -170,6 +170,10 @@ def _parser() -> argparse.ArgumentParser:
     from meshkit.governance.cli import register as register_permissions
 
     register_permissions(commands, CliError)
+
+    from meshkit.erasure.cli import register as register_erasure
+
+    register_erasure(commands, CliError)
     return parser
 
 

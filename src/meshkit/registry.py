@@ -36,6 +36,9 @@ __all__ = [
     "ColumnRecord",
     "CrawlStatus",
     "DomainRecord",
+    "ErasureDomainRecord",
+    "ErasureFailure",
+    "ErasureRecord",
     "ProductRecord",
     "ProductTable",
     "RegistryReader",
@@ -217,6 +220,91 @@ class RequestRecord(_Record):
     correlation_id: str | None = None
 
 
+ErasureState = Literal[
+    "REQUESTED", "PLANNED", "APPROVED", "COMPLETED", "CANCELLED", "STOPPING", "STOPPED"
+]
+
+
+class ErasureFailure(_Record):
+    """An object a domain could not purge, and why (never a personal value)."""
+
+    domain: str
+    object_uri: str
+    reason: str
+    attempts: int = 1
+    reported_at: datetime | None = None
+
+
+class ErasureDomainRecord(_Record):
+    """One domain's part of an erasure: its tables, plan and evidence."""
+
+    domain: str
+    account: str
+    state: Literal["DISPATCHED", "PLANNED", "COMPLETED"]
+    tables: list[dict[str, Any]] = Field(default_factory=list)
+    planned_at: datetime | None = None
+    plan_objects: int = 0
+    plan_rows: int = 0
+    plan_bytes: int = 0
+    plan_details: list[dict[str, Any]] = Field(default_factory=list)
+    plan_archived: list[str] = Field(default_factory=list)
+    plan_unreadable: list[str] = Field(default_factory=list)
+    plan_unversioned: bool = False
+    plan_method: str | None = None
+    completed_at: datetime | None = None
+    objects_rewritten: int = 0
+    rows_removed: int = 0
+    versions_written: list[str] = Field(default_factory=list)
+    versions_deleted: int = 0
+    noncurrent_kept: int = 0
+    objects_failed: int = 0
+    objects_skipped: int = 0
+    archived: int = 0
+    unversioned: bool = False
+    remaining: int = 0
+    verified: bool = False
+    stopped: bool = False
+
+
+class ErasureRecord(_Record):
+    """An erasure, for audit: who asked, who approved, what was removed, when. The subject is
+    named by a keyed hash (and the requester's reference), never by its values."""
+
+    erasure_id: str
+    state: ErasureState
+    subject_ref: str
+    subject_hash: str
+    key_identifiers: list[str] = Field(default_factory=list)
+    requester_account: str
+    requested_by: str | None = None
+    requested_at: datetime | None = None
+    products: list[str] | None = None
+    delete_noncurrent: bool = False
+    approved_by: str | None = None
+    approver_account: str | None = None
+    approved_at: datetime | None = None
+    cancelled_by: str | None = None
+    canceller_account: str | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    completed_at: datetime | None = None
+    correlation_id: str | None = None
+    domains: list[ErasureDomainRecord] = Field(default_factory=list)
+    failures: list[ErasureFailure] = Field(default_factory=list)
+
+    @property
+    def rows_removed(self) -> int:
+        return sum(d.rows_removed for d in self.domains)
+
+    @property
+    def objects_rewritten(self) -> int:
+        return sum(d.objects_rewritten for d in self.domains)
+
+    @property
+    def verified(self) -> bool:
+        return bool(self.domains) and all(d.verified for d in self.domains)
+
+
 def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     from boto3.dynamodb.types import TypeDeserializer
 
@@ -271,6 +359,31 @@ class RegistryReader:
     def request(self, request_id: str) -> RequestRecord | None:
         item = self._get(f"REQUEST#{request_id}")
         return RequestRecord.model_validate(item) if item and item.get("state") else None
+
+    def erasure(self, erasure_id: str) -> ErasureRecord | None:
+        """The erasure record, with its domains and failures (one Query of its partition)."""
+        items = list(
+            self._pages(
+                self._ddb.query,
+                {
+                    "TableName": self.table,
+                    "KeyConditionExpression": "pk = :p",
+                    "ExpressionAttributeValues": {":p": {"S": f"ERASURE#{erasure_id}"}},
+                    "ConsistentRead": True,
+                },
+            )
+        )
+        meta = next((i for i in items if i["sk"] == "META"), None)
+        if meta is None:
+            return None
+        meta.pop("domains", None)
+        return ErasureRecord.model_validate(
+            {
+                **meta,
+                "domains": [i for i in items if i["sk"].startswith("DOMAIN#")],
+                "failures": [i for i in items if i["sk"].startswith("FAIL#")],
+            }
+        )
 
     # -- listings --------------------------------------------------------------------------
     def domains(self, *, account: str | None = None) -> list[DomainRecord]:

@@ -8,8 +8,13 @@ EventBridge patterns (derived from the event classes) of every rule:
   addresses to that domain's account (``detail.recipients``) and targeting the domain's bus;
 * on each **domain bus**: a *forward* rule sending the events this account emits to central, and
   one rule per domain group (events sent by central);
-* on each account's **default bus**: AWS service events (crawler state changes in domains, the
-  schedule that sweeps expiries in central).
+* on each account's **default bus**: AWS service events (crawler state changes and the storage
+  bucket's S3 object events in domains, the schedule that sweeps expiries in central);
+* *operator* rules on the central bus for the events people send (``ErasureRequested``,
+  ``ErasureApproved``, ``ErasureCancelled``): accepted from any sender, central included, the
+  handler checking the sender against the mesh's erasure requesters and approvers; and *own*
+  rules on a domain bus for the events a domain sends itself (``ErasureObjectQueued``: one
+  object's purge, never forwarded).
 
 Central never holds a resource per domain: adding the thousandth domain changes no central
 template.
@@ -20,8 +25,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from meshkit.events import access, domains, operations, products
-from meshkit.events.aws import GlueCrawlerStateChange, ScheduledEvent
+from meshkit.events import access, domains, erasure, operations, products
+from meshkit.events.aws import (
+    GlueCrawlerStateChange,
+    S3ObjectCreated,
+    S3ObjectDeleted,
+    ScheduledEvent,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -31,17 +41,24 @@ if TYPE_CHECKING:
 __all__ = [
     "CENTRAL_EMITS",
     "DOMAIN_EMITS",
+    "ERASURE_MEMORY_MB",
+    "ERASURE_TIMEOUT_SECONDS",
     "GROUPS",
+    "IDENTIFYING_EVENTS",
     "MESH_SOURCES",
     "SWEEP_SCHEDULE",
     "HandlerGroup",
+    "archive_pattern",
     "central_group_pattern",
     "crawler_name",
     "crawler_pattern",
     "domain_group_pattern",
     "forward_pattern",
     "groups_for",
+    "operator_pattern",
+    "own_pattern",
     "pattern_for",
+    "storage_pattern",
     "subscription_pattern",
 ]
 
@@ -49,6 +66,11 @@ Role = Literal["central", "domain"]
 
 #: How often central sweeps expired requests and time-limited grants.
 SWEEP_SCHEDULE = "rate(1 hour)"
+
+#: The erasure function's memory and timeout: the Lambda ceiling of one object's purge
+#: (about a third of the memory for the largest uncompressed object; docs/erasure.md).
+ERASURE_MEMORY_MB = 3008
+ERASURE_TIMEOUT_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -66,6 +88,16 @@ class HandlerGroup:
     events: tuple[type[EventDetail], ...]
     #: AWS service events consumed from this account's default bus.
     aws_events: tuple[type[EventDetail], ...] = ()
+    #: Central: events people send, accepted from any sender (central included); the handler
+    #: checks the sender.
+    operator_events: tuple[type[EventDetail], ...] = ()
+    #: Domain: events the domain puts on its own bus for itself (never forwarded to central).
+    own_events: tuple[type[EventDetail], ...] = ()
+    #: Lambda sizing: the erasure groups hold objects in memory (docs/erasure.md).
+    memory_mb: int = 512
+    timeout_seconds: int = 60
+    #: The group reads Parquet: its function gets a layer bringing pyarrow.
+    needs_pyarrow: bool = False
 
     @property
     def env_name(self) -> str:
@@ -102,6 +134,17 @@ GROUPS: tuple[HandlerGroup, ...] = (
         aws_events=(ScheduledEvent,),
     ),
     HandlerGroup(
+        name="central.erasure",
+        role="central",
+        router="meshkit.erasure.central:router",
+        events=(erasure.ErasurePlanned, erasure.ErasureFailed, erasure.ErasureCompleted),
+        operator_events=(
+            erasure.ErasureRequested,
+            erasure.ErasureApproved,
+            erasure.ErasureCancelled,
+        ),
+    ),
+    HandlerGroup(
         name="domain.producer",
         role="domain",
         router="meshkit.handlers.producer:router",
@@ -126,6 +169,17 @@ GROUPS: tuple[HandlerGroup, ...] = (
             products.ProductDeprecationNotice,
         ),
     ),
+    HandlerGroup(
+        name="domain.erasure",
+        role="domain",
+        router="meshkit.erasure.domain:router",
+        events=(products.ProductRegistered, erasure.ErasureDispatched, erasure.ErasureDecided),
+        own_events=(erasure.ErasureObjectQueued,),
+        aws_events=(S3ObjectCreated, S3ObjectDeleted),
+        memory_mb=ERASURE_MEMORY_MB,
+        timeout_seconds=ERASURE_TIMEOUT_SECONDS,
+        needs_pyarrow=True,
+    ),
 )
 
 #: Events a domain account emits (forwarded from its bus to central).
@@ -142,6 +196,12 @@ DOMAIN_EMITS: tuple[type[EventDetail], ...] = (
     access.AccessLinked,
     access.AccessLinkFailed,
     access.AccessRevoked,
+    erasure.ErasureRequested,
+    erasure.ErasureApproved,
+    erasure.ErasureCancelled,
+    erasure.ErasurePlanned,
+    erasure.ErasureFailed,
+    erasure.ErasureCompleted,
     operations.FlowFailed,
     operations.EventRejected,
 )
@@ -158,8 +218,17 @@ CENTRAL_EMITS: tuple[type[EventDetail], ...] = (
     access.AccessLinkFailed,
     access.AccessRevoked,
     access.AccessExpired,
+    erasure.ErasureDispatched,
+    erasure.ErasureDecided,
+    erasure.ErasureRecorded,
     operations.FlowFailed,
     operations.EventRejected,
+)
+
+#: Events carrying a subject's identifier values: kept out of the central archive.
+IDENTIFYING_EVENTS: tuple[type[EventDetail], ...] = (
+    erasure.ErasureRequested,
+    erasure.ErasureDispatched,
 )
 
 MESH_SOURCES: tuple[str, ...] = tuple(sorted({m.SOURCE for m in (*DOMAIN_EMITS, *CENTRAL_EMITS)}))
@@ -192,6 +261,33 @@ def pattern_for(models: Iterable[type[EventDetail]], **extra: Any) -> dict[str, 
 def central_group_pattern(g: HandlerGroup, *, central_account: str) -> dict[str, Any]:
     """Central group rule on the central bus: the group's events, sent by any other account."""
     return pattern_for(g.events, account=[{"anything-but": central_account}])
+
+
+def operator_pattern(g: HandlerGroup) -> dict[str, Any]:
+    """Central operator rule: the group's operator events from any sender (central included:
+    an operator in the governance account); the handler checks who sent them."""
+    return pattern_for(g.operator_events)
+
+
+def own_pattern(g: HandlerGroup, *, domain_account: str) -> dict[str, Any]:
+    """Domain own rule: events this domain puts on its bus for itself."""
+    return pattern_for(g.own_events, account=[domain_account])
+
+
+def storage_pattern(*, bucket: str, prefix: str) -> dict[str, Any]:
+    """Default-bus rule for the S3 object events of the domain's data prefix."""
+    return pattern_for(
+        (S3ObjectCreated, S3ObjectDeleted),
+        detail={"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": prefix}]}},
+    )
+
+
+def archive_pattern() -> dict[str, Any]:
+    """What the central archive keeps: every mesh event except those carrying identifiers."""
+    return {
+        "source": list(MESH_SOURCES),
+        "detail-type": [{"anything-but": sorted(m.DETAIL_TYPE for m in IDENTIFYING_EVENTS)}],
+    }
 
 
 def domain_group_pattern(g: HandlerGroup, *, central_account: str) -> dict[str, Any]:

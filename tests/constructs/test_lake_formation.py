@@ -176,7 +176,7 @@ def test_data_lake_admins_are_a_merging_custom_resource(stacks: dict[str, dict[s
         admins = resource["Properties"]["Admins"]
         # every handler role of the stack, by reference
         handler_roles = [a["Fn::GetAtt"][0] for a in admins if not isinstance(a, str)]
-        assert len(handler_roles) == 2
+        assert len(handler_roles) == 3  # one per handler group (onboarding/access, erasure)
         assert all(r in _of_type(template, "AWS::IAM::Role") for r in handler_roles)
         functions = _of_type(template, "AWS::Lambda::Function")
         (function,) = [

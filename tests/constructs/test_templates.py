@@ -36,7 +36,8 @@ def _rule_patterns(template: dict[str, Any]) -> list[Any]:
 @pytest.mark.parametrize("which", ["central", "domain"])
 def test_tables_kms_pitr_ttl(which: str, request: pytest.FixtureRequest) -> None:
     t = Template.from_json(request.getfixturevalue(which))
-    t.resource_count_is("AWS::DynamoDB::Table", 2)
+    # registry/state and idempotency; a domain also holds its subject index
+    t.resource_count_is("AWS::DynamoDB::Table", 3 if which == "domain" else 2)
     t.all_resources_properties(
         "AWS::DynamoDB::Table",
         {
@@ -72,11 +73,11 @@ def test_tables_kms_pitr_ttl(which: str, request: pytest.FixtureRequest) -> None
 def test_queues_encrypted_with_dlq_and_tls_only(which: str, request: pytest.FixtureRequest) -> None:
     template = request.getfixturevalue(which)
     queues = _of_type(template, "AWS::SQS::Queue")
-    assert len(queues) == 4  # two groups: queue + DLQ each
+    assert len(queues) == 6  # three groups: queue + DLQ each
     for queue in queues.values():
         assert "KmsMasterKeyId" in queue["Properties"]
     work = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
-    assert len(work) == 2
+    assert len(work) == 3
     assert all(q["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5 for q in work)
     policies = _of_type(template, "AWS::SQS::QueuePolicy").values()
     denies = [
@@ -86,7 +87,7 @@ def test_queues_encrypted_with_dlq_and_tls_only(which: str, request: pytest.Fixt
         if s["Effect"] == "Deny"
         and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
     ]
-    assert len(denies) == 4
+    assert len(denies) == 6
 
 
 @pytest.mark.parametrize("which", ["central", "domain"])
@@ -118,7 +119,7 @@ def test_functions_event_sources_alarms(which: str, request: pytest.FixtureReque
             },
         },
     )
-    t.resource_count_is("AWS::Lambda::EventSourceMapping", 2)
+    t.resource_count_is("AWS::Lambda::EventSourceMapping", 3)
     t.all_resources_properties(
         "AWS::Lambda::EventSourceMapping",
         {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 10},
@@ -126,7 +127,7 @@ def test_functions_event_sources_alarms(which: str, request: pytest.FixtureReque
     t.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 90})
     alarms = _of_type(request.getfixturevalue(which), "AWS::CloudWatch::Alarm")
     metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
-    assert metrics == ["ApproximateNumberOfMessagesVisible"] * 2 + ["Errors"] * 2
+    assert metrics == ["ApproximateNumberOfMessagesVisible"] * 3 + ["Errors"] * 3
 
 
 def test_groups_are_those_of_topology(central: dict[str, Any], domain: dict[str, Any]) -> None:
@@ -146,6 +147,10 @@ def test_central_rules_equal_topology(central: dict[str, Any]) -> None:
     patterns = _rule_patterns(central)
     for group in topology.groups_for("central"):
         assert topology.central_group_pattern(group, central_account=CENTRAL_ACCOUNT) in patterns
+        if group.operator_events:
+            # people's events (erasure) from any sender, central included: the handler checks
+            assert topology.operator_pattern(group) in patterns
+            assert "account" not in topology.operator_pattern(group)
     schedules = [
         r["Properties"]
         for r in _of_type(central, "AWS::Events::Rule").values()
@@ -153,6 +158,35 @@ def test_central_rules_equal_topology(central: dict[str, Any]) -> None:
     ]
     assert [s["ScheduleExpression"] for s in schedules] == [topology.SWEEP_SCHEDULE]
     assert "EventBusName" not in schedules[0]  # the default bus
+
+
+def test_archive_keeps_identifying_events_out(central: dict[str, Any]) -> None:
+    (archive,) = _of_type(central, "AWS::Events::Archive").values()
+    pattern = archive["Properties"]["EventPattern"]
+    assert pattern["detail-type"] == [{"anything-but": ["ErasureDispatched", "ErasureRequested"]}]
+    assert "meshkit.erasure" in pattern["source"]
+
+
+def test_erasure_handlers_sized_with_pyarrow_layer(domain: dict[str, Any]) -> None:
+    functions = [
+        f["Properties"]
+        for f in _of_type(domain, "AWS::Lambda::Function").values()
+        if f["Properties"].get("Environment", {}).get("Variables", {}).get("MESHKIT_GROUP")
+        == "domain.erasure"
+    ]
+    (fn,) = functions
+    assert fn["MemorySize"] == topology.ERASURE_MEMORY_MB
+    assert fn["Timeout"] == topology.ERASURE_TIMEOUT_SECONDS
+    assert any("AWSSDKPandas-Python313-Arm64" in json.dumps(layer) for layer in fn["Layers"])
+    buckets = [
+        b["Properties"]
+        for b in _of_type(domain, "AWS::S3::Bucket").values()
+        if "NotificationConfiguration" in b["Properties"]
+    ]
+    assert len(buckets) == 1
+    assert buckets[0]["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
 
 
 def _rule_handler_permissions() -> list[str]:
@@ -230,7 +264,20 @@ def test_domain_rules_equal_topology(domain: dict[str, Any]) -> None:
         )
         in patterns
     )
-    assert len(patterns) == 5
+    erasure = topology.group("domain.erasure")
+    assert topology.own_pattern(erasure, domain_account=DOMAIN_ACCOUNT) in patterns
+    storage = [p for p in patterns if p.get("source") == ["aws.s3"]]
+    assert storage == [
+        {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created", "Object Deleted"],
+            "detail": {
+                "bucket": {"name": [{"Ref": storage[0]["detail"]["bucket"]["name"][0]["Ref"]}]},
+                "object": {"key": [{"prefix": "products/"}]},
+            },
+        }
+    ]
+    assert len(patterns) == 8
 
 
 def test_subscription_rule_lives_on_central_bus(domain: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ REQUIRED_FLOWS = {
     "access_auto_granted",
     "revocation",
     "permissions",
+    "erasure",
 }
 
 
@@ -35,6 +36,8 @@ def test_demo_json_reports_every_flow_and_query(capsys: pytest.CaptureFixture[st
     verdicts = [(q["domain"], q["allowed"], q["rows"] > 0) for q in out["queries"]]
     assert verdicts == [
         ("marketing", True, True),  # PII product, approved by sales
+        ("marketing", True, True),  # the customer's orders, before the erasure
+        ("marketing", True, False),  # the same query after it: the rows are gone
         ("finance", True, True),  # non-sensitive product, granted at once
         ("finance", False, False),  # PII product without a grant
         ("marketing", False, False),  # after revocation

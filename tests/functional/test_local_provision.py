@@ -51,6 +51,9 @@ def test_central_rules_are_exactly_the_topology(two_domains: LocalMesh) -> None:
     events = two_domains.central.client("events")
     rules = _rules(events, "t-central")
     expected = {f"t-{g.env_name}" for g in topology.groups_for("central")}
+    expected |= {
+        f"t-{g.env_name}-operator" for g in topology.groups_for("central") if g.operator_events
+    }
     expected |= {"t-sales-subscription", "t-marketing-subscription"}
     # The archive's own managed rule is the only other one (AWS creates it too).
     archive_rules = {n for n in rules if n.startswith("Events-Archive-")}
@@ -59,6 +62,9 @@ def test_central_rules_are_exactly_the_topology(two_domains: LocalMesh) -> None:
         assert _pattern(rules[f"t-{g.env_name}"]) == topology.central_group_pattern(
             g, central_account=CENTRAL
         )
+        if g.operator_events:
+            # people's events: any sender, central included (the handler checks)
+            assert _pattern(rules[f"t-{g.env_name}-operator"]) == topology.operator_pattern(g)
     for name, account in (("sales", SALES), ("marketing", MARKETING)):
         rule = rules[f"t-{name}-subscription"]
         assert _pattern(rule) == topology.subscription_pattern(
@@ -79,6 +85,7 @@ def test_domain_rules_are_exactly_the_topology(two_domains: LocalMesh) -> None:
     expected = {"t-sales-forward"} | {
         f"t-sales-{g.env_name}" for g in topology.groups_for("domain")
     }
+    expected |= {f"t-sales-{g.env_name}-own" for g in topology.groups_for("domain") if g.own_events}
     assert set(rules) == expected
     assert _pattern(rules["t-sales-forward"]) == topology.forward_pattern(domain_account=SALES)
     assert _target(events, "t-sales-forward", "t-sales") == (
@@ -88,8 +95,15 @@ def test_domain_rules_are_exactly_the_topology(two_domains: LocalMesh) -> None:
         rule = f"t-sales-{g.env_name}"
         assert _pattern(rules[rule]) == topology.domain_group_pattern(g, central_account=CENTRAL)
         assert _target(events, rule, "t-sales") == f"arn:aws:sqs:us-east-1:{SALES}:{rule}"
+    erasure = topology.group("domain.erasure")
+    assert _pattern(rules["t-sales-domain-erasure-own"]) == topology.own_pattern(
+        erasure, domain_account=SALES
+    )
     default = _rules(events, "default")
-    assert set(default) == {"t-sales-domain-producer-crawler"}
+    assert set(default) == {"t-sales-domain-producer-crawler", "t-sales-domain-erasure-storage"}
+    assert _pattern(default["t-sales-domain-erasure-storage"]) == topology.storage_pattern(
+        bucket=f"t-sales-{SALES}", prefix="products/"
+    )
     assert _pattern(default["t-sales-domain-producer-crawler"]) == topology.crawler_pattern(
         mesh="t", domain="sales"
     )
@@ -111,6 +125,8 @@ def test_queues_tables_bucket_and_roles(two_domains: LocalMesh) -> None:
     state = ddb.describe_table(TableName="t-sales-state")["Table"]
     assert state["KeySchema"] == STATE_TABLE["KeySchema"]
     assert [i["IndexName"] for i in state["GlobalSecondaryIndexes"]] == ["gsi1", "gsi2"]
+    index = ddb.describe_table(TableName="t-sales-subject-index")["Table"]
+    assert index["KeySchema"] == STATE_TABLE["KeySchema"]
     idem = ddb.describe_table(TableName="t-sales-idempotency")["Table"]
     assert idem["KeySchema"] == IDEMPOTENCY_TABLE["KeySchema"]
     central_tables = two_domains.central.client("dynamodb").list_tables()["TableNames"]

@@ -43,7 +43,11 @@ def test_every_mesh_source_is_not_aws_and_types_are_unique() -> None:
     for model in catalogue.mesh_events():
         assert not model.SOURCE.startswith("aws.")
         assert 0 < len(model.DETAIL_TYPE) <= 128
-    assert {m.SOURCE for m in catalogue.all_events() if m.EXTERNAL} == {"aws.glue", "aws.events"}
+    assert {m.SOURCE for m in catalogue.all_events() if m.EXTERNAL} == {
+        "aws.glue",
+        "aws.events",
+        "aws.s3",
+    }
 
 
 @pytest.mark.usefixtures("clean_registry")

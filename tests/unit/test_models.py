@@ -98,3 +98,16 @@ def test_put_events_entry_over_256_kb_is_refused() -> None:
     )
     with pytest.raises(EventTooLargeError, match="256 KB"):
         to_put_events_entry(event, bus="mesh-bus")
+
+
+def test_s3_object_events_read_both_etag_spellings() -> None:
+    from meshkit.events.aws import S3ObjectCreated
+
+    aws = load(SAMPLES / "S3ObjectCreated.valid.json")["detail"]
+    moto_shape = {**aws, "object": {**aws["object"], "eTag": aws["object"]["etag"]}}
+    del moto_shape["object"]["etag"]
+    assert (
+        S3ObjectCreated.model_validate(aws).object.etag
+        == S3ObjectCreated.model_validate(moto_shape).object.etag
+        == "d41d8cd98f00b204e9800998ecf8427e"
+    )

@@ -23,6 +23,7 @@ __all__ = [
     "POWERTOOLS_ACCOUNT",
     "package_code",
     "powertools_layer",
+    "pyarrow_layer",
 ]
 
 #: The entrypoint the runtime provides (``meshkit.runtime.lambda_entry``).
@@ -38,6 +39,14 @@ DEFAULT_POWERTOOLS_LAYER_VERSION = 27
 #: Powertools publishes its v3 layer per Python version; 3.13 is the newest for which the
 #: layer name is documented, so it is the default (a prop changes it).
 DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_13
+
+#: Account publishing the AWS SDK for pandas layers (pyarrow for the erasure handlers) in most
+#: commercial regions; layer versions differ per region (its docs list them).
+SDK_PANDAS_ACCOUNT = "336392948345"
+
+#: A version of ``AWSSDKPandas-Python313-Arm64`` (pyarrow); set ``pyarrow_layer`` or
+#: ``pyarrow_layer_version`` to the one of your region (docs/erasure.md).
+DEFAULT_SDK_PANDAS_LAYER_VERSION = 11
 
 #: Parts of the package that never run in Lambda (CDK, the moto-backed local mesh, caches).
 _EXCLUDED = ("constructs", "local", "__pycache__", "*.pyc", "*.pyo", ".mypy_cache")
@@ -100,5 +109,23 @@ def powertools_layer(
     arn = (
         f"arn:aws:lambda:{region}:{POWERTOOLS_ACCOUNT}:layer:"
         f"AWSLambdaPowertoolsPythonV3-{_python_tag(runtime)}-{arch}:{version}"
+    )
+    return lambda_.LayerVersion.from_layer_version_arn(scope, id, arn)
+
+
+def pyarrow_layer(
+    scope: Construct,
+    id: str,
+    *,
+    version: int,
+    architecture: lambda_.Architecture,
+    runtime: lambda_.Runtime,
+) -> lambda_.ILayerVersion:
+    """The AWS SDK for pandas layer (it bundles pyarrow), for the erasure handler's Parquet."""
+    arch = "-Arm64" if architecture.name == lambda_.Architecture.ARM_64.name else ""
+    tag = _python_tag(runtime).replace("python", "Python")
+    arn = (
+        f"arn:aws:lambda:{Stack.of(scope).region}:{SDK_PANDAS_ACCOUNT}:layer:"
+        f"AWSSDKPandas-{tag}{arch}:{version}"
     )
     return lambda_.LayerVersion.from_layer_version_arn(scope, id, arn)

@@ -67,6 +67,19 @@ class HandlerOptions:
     log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS
     memory_size: int = 512
     timeout: Duration = field(default_factory=lambda: Duration.seconds(60))
+    #: A layer bringing pyarrow for the groups that read Parquet (default: AWS SDK for pandas).
+    pyarrow_layer: lambda_.ILayerVersion | None = None
+    pyarrow_layer_version: int = _code.DEFAULT_SDK_PANDAS_LAYER_VERSION
+
+    def for_group(self, group: HandlerGroup) -> HandlerOptions:
+        """These options sized for ``group`` (memory and timeout from the topology)."""
+        import dataclasses
+
+        return dataclasses.replace(
+            self,
+            memory_size=max(self.memory_size, group.memory_mb),
+            timeout=Duration.seconds(max(int(self.timeout.to_seconds()), group.timeout_seconds)),
+        )
 
     @classmethod
     def from_props(cls, **props: Any) -> HandlerOptions:
@@ -214,6 +227,7 @@ class MeshHandler(Construct):
         description: str,
     ) -> None:
         super().__init__(scope, id)
+        options = options.for_group(group)
         self.group = group
         self._options = options
         self.wiring = queue_with_dlq(self, "Work", options)
@@ -252,15 +266,7 @@ class MeshHandler(Construct):
             architecture=options.architecture,
             handler=_code.HANDLER,
             code=_code.package_code(),
-            layers=[
-                _code.powertools_layer(
-                    self,
-                    "Powertools",
-                    version=options.powertools_layer_version,
-                    architecture=options.architecture,
-                    runtime=options.runtime,
-                )
-            ],
+            layers=self._layers(options),
             role=self.role,
             environment=env,
             memory_size=options.memory_size,
@@ -295,6 +301,29 @@ class MeshHandler(Construct):
         _nag.acknowledge_actions(self.role, ["kms:GenerateDataKey*", "kms:ReEncrypt*"], "kms")
         _nag.acknowledge(self.function, "AwsSolutions-L1", _nag.REASONS["runtime"])
         self.rules: list[events.CfnRule] = []
+
+    def _layers(self, options: HandlerOptions) -> list[lambda_.ILayerVersion]:
+        layers = [
+            _code.powertools_layer(
+                self,
+                "Powertools",
+                version=options.powertools_layer_version,
+                architecture=options.architecture,
+                runtime=options.runtime,
+            )
+        ]
+        if self.group.needs_pyarrow:
+            layers.append(
+                options.pyarrow_layer
+                or _code.pyarrow_layer(
+                    self,
+                    "Pyarrow",
+                    version=options.pyarrow_layer_version,
+                    architecture=options.architecture,
+                    runtime=options.runtime,
+                )
+            )
+        return layers
 
     @property
     def queue(self) -> sqs.IQueue:

@@ -31,6 +31,11 @@ REASONS: dict[str, str] = {
     "stream per run, named by Glue; scoped to that log group.",
     "org-members": "Accounts and OUs join the organisation at run time (that is the point of "
     "OU membership); scoped to this one organisation's accounts and OUs.",
+    "erasure-key": "The erasure key is an HMAC key of keyed hashes kept in the erasure record "
+    "and the subject index; rotating it would orphan every hash made with it, so it is rotated "
+    "deliberately with a re-index (docs/erasure.md), not on a schedule.",
+    "erasure-objects": "An erasure rewrites, verifies and deletes versions of objects under the "
+    "domain prefix whose keys are unknown at synth; scoped to that prefix of the one bucket.",
     "member-data": "Central's Lake Formation location role reads the data of domains that join "
     "at run time (buckets and keys unknown at synth); the identity policy is limited to the "
     "mesh's accounts or organisation (aws:ResourceAccount / aws:ResourceOrgID), and each domain's "

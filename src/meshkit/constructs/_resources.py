@@ -8,7 +8,12 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 
-from meshkit.runtime.tables import IDEMPOTENCY_TABLE, STATE_TABLE, TTL_ATTRIBUTE
+from meshkit.runtime.tables import (
+    IDEMPOTENCY_TABLE,
+    STATE_TABLE,
+    SUBJECT_INDEX_TABLE,
+    TTL_ATTRIBUTE,
+)
 
 if TYPE_CHECKING:
     from constructs import Construct
@@ -21,6 +26,7 @@ __all__ = [
     "location_role_name",
     "mesh_key",
     "state_table",
+    "subject_index_table",
 ]
 
 
@@ -120,3 +126,10 @@ def state_table(
 def idempotency_table(scope: Construct, id: str, *, key: kms.IKey) -> dynamodb.Table:
     """Idempotency records expire by TTL; losing them on stack deletion loses nothing."""
     return _table(scope, id, IDEMPOTENCY_TABLE, key=key, removal=RemovalPolicy.DESTROY, ttl=True)
+
+
+def subject_index_table(
+    scope: Construct, id: str, *, key: kms.IKey, removal: RemovalPolicy
+) -> dynamodb.Table:
+    """A domain's subject index (``SUBJECT_INDEX_TABLE``): hashes only, rebuilt from the data."""
+    return _table(scope, id, SUBJECT_INDEX_TABLE, key=key, removal=removal, ttl=True)

@@ -12,12 +12,14 @@ from aws_cdk import aws_eventschemas as eventschemas
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
 from meshkit import topology
 from meshkit.constructs import _admins, _code, _iam, _nag, _resources, _schemas
 from meshkit.constructs._handlers import COMMON_PROPS, CustomHandler, HandlerOptions, MeshHandler
 from meshkit.constructs._handlers import attach_custom_handler as _attach
+from meshkit.events import erasure
 from meshkit.events.aws import ScheduledEvent
 
 if TYPE_CHECKING:
@@ -56,6 +58,14 @@ RULE_HANDLER_ACTIONS = (
 )
 
 
+#: The erasure events people send to central (the operator rule).
+_ERASURE_OPERATOR_EVENTS = (
+    erasure.ErasureRequested,
+    erasure.ErasureApproved,
+    erasure.ErasureCancelled,
+)
+
+
 def _check_mesh_name(mesh_name: str) -> None:
     if not _MESH.match(mesh_name):
         raise ValueError(
@@ -90,6 +100,11 @@ class CentralGovernance(Construct):
         "removal_policy": "What happens to the registry table and the key on stack deletion.",
         "handler_settings": "Extra policy settings for the central handlers "
         "(`approval_policy`, `request_ttl_days`, ...), passed in `MESHKIT_SETTINGS`.",
+        "erasure_requesters": "Accounts besides central that may send `ErasureRequested` "
+        "(and cancel); non-members get a bus-policy statement limited to those events.",
+        "erasure_approvers": "Accounts besides central that may send `ErasureApproved` (and "
+        "cancel); restrict the roles with `grant_erasure_approve`.",
+        "erasure_auto_approve": "Approve erasure plans by policy, without an approver.",
         **COMMON_PROPS,
     }
 
@@ -109,6 +124,9 @@ class CentralGovernance(Construct):
         alarm_topic: sns.ITopic | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         handler_settings: Mapping[str, Any] | None = None,
+        erasure_requesters: Sequence[str] = (),
+        erasure_approvers: Sequence[str] = (),
+        erasure_auto_approve: bool = False,
         register_data_lake_admins: bool = False,
         data_lake_admins: Sequence[str] = (),
         max_receive_count: int = 5,
@@ -137,15 +155,39 @@ class CentralGovernance(Construct):
         self.bus = events.EventBus(
             self, "Bus", event_bus_name=_resources.central_bus_name(mesh_name)
         )
+        bad = [a for a in (*erasure_requesters, *erasure_approvers) if not _ACCOUNT.match(a)]
+        if bad:
+            raise ValueError(f"erasure_requesters/erasure_approvers {bad} are not account ids")
+        self.erasure_requesters = tuple(erasure_requesters)
+        self.erasure_approvers = tuple(erasure_approvers)
         self._add_bus_policy(organization_paths)
+        archived = topology.archive_pattern()
         self.archive = events.Archive(
             self,
             "Archive",
             source_event_bus=self.bus,
-            description=f"Every meshkit {mesh_name} event on the central bus, for replays.",
-            event_pattern=events.EventPattern(source=list(topology.MESH_SOURCES)),
+            description=f"Every meshkit {mesh_name} event on the central bus, for replays, "
+            "except those carrying a data subject's identifiers.",
+            event_pattern=events.EventPattern(
+                source=archived["source"],
+                detail_type=events.Match.anything_but(*archived["detail-type"][0]["anything-but"]),
+            ),
             retention=archive_retention or Duration.days(365),
         )
+        # The erasure key: keyed hashes of data subjects in the erasure record.
+        self.erasure_key = secretsmanager.Secret(
+            self,
+            "ErasureKey",
+            # A fixed name: central's settings stay a plain string (no token to resolve).
+            secret_name=f"meshkit/{mesh_name}/central/erasure-key",
+            description=f"meshkit {mesh_name}: key of the erasure record's keyed hashes",
+            encryption_key=self.key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=removal_policy,
+        )
+        _nag.acknowledge(self.erasure_key, "AwsSolutions-SMG4", _nag.REASONS["erasure-key"])
         self.schema_registry = self._add_schema_registry()
 
         self._options = HandlerOptions.from_props(
@@ -176,6 +218,13 @@ class CentralGovernance(Construct):
             )
         if member_accounts:
             settings["member_accounts"] = list(member_accounts)
+        if erasure_requesters:
+            settings["erasure_requesters"] = list(erasure_requesters)
+        if erasure_approvers:
+            settings["erasure_approvers"] = list(erasure_approvers)
+        if erasure_auto_approve:
+            settings["erasure_approval"] = "auto"
+        settings["erasure_secret"] = f"meshkit/{mesh_name}/central/erasure-key"
         environment = {
             "MESHKIT_ROLE": "central",
             "MESHKIT_MESH_NAME": mesh_name,
@@ -204,12 +253,22 @@ class CentralGovernance(Construct):
                 environment=environment,
                 description=f"meshkit {mesh_name} {group.name}",
             )
-            handler.add_rule(
-                "MeshRule",
-                description=f"{group.name}: events from domains",
-                event_pattern=topology.central_group_pattern(group, central_account=stack.account),
-                event_bus=self.bus,
-            )
+            if group.events:
+                handler.add_rule(
+                    "MeshRule",
+                    description=f"{group.name}: events from domains",
+                    event_pattern=topology.central_group_pattern(
+                        group, central_account=stack.account
+                    ),
+                    event_bus=self.bus,
+                )
+            if group.operator_events:
+                handler.add_rule(
+                    "OperatorRule",
+                    description=f"{group.name}: events people send (sender checked)",
+                    event_pattern=topology.operator_pattern(group),
+                    event_bus=self.bus,
+                )
             if ScheduledEvent in group.aws_events:
                 handler.add_rule(
                     "SweepSchedule",
@@ -294,6 +353,28 @@ class CentralGovernance(Construct):
                 conditions=org or None,
             )
         )
+        outsiders = sorted(
+            {*self.erasure_requesters, *self.erasure_approvers} - set(self.member_accounts)
+        )
+        if outsiders:
+            # Erasure requesters and approvers outside the mesh's members: the operator events
+            # only (the handler checks which of them each account may send).
+            self.bus.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="ErasureOperatorsPutEvents",
+                    actions=["events:PutEvents"],
+                    principals=[iam.AccountPrincipal(a) for a in outsiders],
+                    resources=[self.bus.event_bus_arn],
+                    conditions={
+                        "StringEquals": {
+                            "events:source": [erasure.SOURCE],
+                            "events:detail-type": sorted(
+                                m.DETAIL_TYPE for m in _ERASURE_OPERATOR_EVENTS
+                            ),
+                        }
+                    },
+                )
+            )
         # Each domain owns its subscription rule on this bus (routing without a central
         # resource per domain); creatorAccount pins every rule to the account that made it.
         # The actions are what the AWS::Events::Rule resource handlers call (create, read,
@@ -412,6 +493,8 @@ class CentralGovernance(Construct):
         self.registry.grant_read_write_data(role)
         self.idempotency.grant_read_write_data(role)
         self.bus.grant_put_events_to(role)
+        if handler.group.name == "central.erasure":
+            self.erasure_key.grant_read(role)
         write = handler.group.name == "central.onboarding"
         handler.add_to_role_policy(
             *_iam.central_catalog_statements(self, write=write),
@@ -489,6 +572,27 @@ class CentralGovernance(Construct):
         name = id or "Custom" + "".join(m.__name__ for m in models)[:200]
         return _attach(
             self, name, models=models, function=function, options=self._options, mesh_bus=self.bus
+        )
+
+    def grant_erasure_request(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to request and cancel erasures on the central bus (nothing else)."""
+        return self._grant_erasure(grantee, erasure.ErasureRequested, erasure.ErasureCancelled)
+
+    def grant_erasure_approve(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to approve and cancel erasures on the central bus (nothing else)."""
+        return self._grant_erasure(grantee, erasure.ErasureApproved, erasure.ErasureCancelled)
+
+    def _grant_erasure(self, grantee: iam.IGrantable, *models: type[EventDetail]) -> iam.Grant:
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["events:PutEvents"],
+            resource_arns=[self.bus.event_bus_arn],
+            conditions={
+                "StringEquals": {
+                    "events:source": [erasure.SOURCE],
+                    "events:detail-type": sorted(m.DETAIL_TYPE for m in models),
+                }
+            },
         )
 
     @property

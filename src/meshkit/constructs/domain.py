@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 
 from constructs import Construct
@@ -29,7 +30,7 @@ from meshkit.constructs._handlers import (
 from meshkit.constructs._handlers import attach_custom_handler as _attach
 from meshkit.constructs.central import _check_mesh_name, _construct_id
 from meshkit.events import access, domains
-from meshkit.events.aws import GlueCrawlerStateChange
+from meshkit.events.aws import GlueCrawlerStateChange, S3ObjectCreated
 from meshkit.events.envelope import to_put_events_entry
 
 if TYPE_CHECKING:
@@ -74,6 +75,10 @@ class DataDomain(Construct):
         "description": "What the domain is about (sent with the registration).",
         "removal_policy": "What happens to the bucket, state table and key on stack deletion.",
         "handler_settings": "Extra settings for the domain handlers (`MESHKIT_SETTINGS`).",
+        "pyarrow_layer": "Layer bringing pyarrow to the erasure handler (default: the AWS SDK "
+        "for pandas layer, version `pyarrow_layer_version`).",
+        "pyarrow_layer_version": "Version of the AWS SDK for pandas layer in this region "
+        "(versions differ per region; see its layer list).",
         **COMMON_PROPS,
     }
 
@@ -97,6 +102,8 @@ class DataDomain(Construct):
         alarm_topic: sns.ITopic | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         handler_settings: Mapping[str, Any] | None = None,
+        pyarrow_layer: lambda_.ILayerVersion | None = None,
+        pyarrow_layer_version: int = _code.DEFAULT_SDK_PANDAS_LAYER_VERSION,
         register_data_lake_admins: bool = False,
         data_lake_admins: Sequence[str] = (),
         max_receive_count: int = 5,
@@ -153,6 +160,21 @@ class DataDomain(Construct):
         )
         self.state = _resources.state_table(self, "State", key=self.key, removal=removal_policy)
         self.idempotency = _resources.idempotency_table(self, "Idempotency", key=self.key)
+        # The subject index (docs/erasure.md): identifier hash -> objects, kept by S3 events.
+        self.subject_index = _resources.subject_index_table(
+            self, "SubjectIndex", key=self.key, removal=removal_policy
+        )
+        self.erasure_key = secretsmanager.Secret(
+            self,
+            "ErasureKey",
+            description=f"meshkit {mesh_name} {domain_name}: key of the subject index hashes",
+            encryption_key=self.key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=removal_policy,
+        )
+        _nag.acknowledge(self.erasure_key, "AwsSolutions-SMG4", _nag.REASONS["erasure-key"])
         self.bus = events.EventBus(self, "Bus")
 
         self.bucket = bucket or self._create_bucket(removal_policy)
@@ -169,12 +191,16 @@ class DataDomain(Construct):
             runtime=runtime,
             powertools_layer_version=powertools_layer_version,
             log_retention=log_retention,
+            pyarrow_layer=pyarrow_layer,
+            pyarrow_layer_version=pyarrow_layer_version,
         )
         settings: dict[str, Any] = {
             **dict(handler_settings or {}),
             "storage_uri": self.storage_uri,
             "sharing_mode": sharing_mode,
             "principals": list(consumer_principals),
+            "subject_index_table": self.subject_index.table_name,
+            "erasure_secret": self.erasure_key.secret_arn,
         }
         if self.crawler_role is not None:
             settings["crawler_role_arn"] = self.crawler_role.role_arn
@@ -209,6 +235,21 @@ class DataDomain(Construct):
                 event_pattern=topology.domain_group_pattern(group, central_account=central_account),
                 event_bus=self.bus,
             )
+            if group.own_events:
+                handler.add_rule(
+                    "OwnRule",
+                    description=f"{group.name}: events this domain sends itself",
+                    event_pattern=topology.own_pattern(group, domain_account=stack.account),
+                    event_bus=self.bus,
+                )
+            if S3ObjectCreated in group.aws_events:
+                handler.add_rule(
+                    "StorageRule",
+                    description=f"{group.name}: object events of the data prefix",
+                    event_pattern=topology.storage_pattern(
+                        bucket=self.bucket.bucket_name, prefix=data_prefix
+                    ),
+                )
             if crawler and GlueCrawlerStateChange in group.aws_events:
                 handler.add_rule(
                     "CrawlerRule",
@@ -255,7 +296,7 @@ class DataDomain(Construct):
             removal_policy=removal,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
         )
-        return s3.Bucket(
+        data = s3.Bucket(
             self,
             "Data",
             encryption=s3.BucketEncryption.KMS,
@@ -269,6 +310,16 @@ class DataDomain(Construct):
             server_access_logs_prefix="data/",
             removal_policy=removal,
         )
+        # S3 -> EventBridge, so the subject index follows Object Created / Object Deleted. On
+        # the L1 bucket: the L2 flag would add CDK's notification custom resource (a Lambda
+        # with an AWS managed policy) for what the bucket's own property does.
+        cfn = cast("s3.CfnBucket", data.node.default_child)
+        cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
+        )
+        return data
 
     def _prefix_arn(self) -> str:
         return self.bucket.arn_for_objects(self.data_prefix + "*")
@@ -585,6 +636,8 @@ class DataDomain(Construct):
             "glue-runtime",
         )
         _nag.acknowledge_resources(role, ["*"], "no-resource-level")
+        if handler.group.name == "domain.erasure":
+            self._grant_erasure(handler)
         if handler.group.name == "domain.producer" and self.crawler_role is not None:
             crawlers = (
                 f"arn:{stack.partition}:glue:{stack.region}:{stack.account}:crawler/"
@@ -610,6 +663,41 @@ class DataDomain(Construct):
                 ),
             )
             _nag.acknowledge_resources(role, [crawlers], "crawlers")
+
+    def _grant_erasure(self, handler: MeshHandler) -> None:
+        """Read, rewrite (conditionally), verify and delete versions of the data prefix; the
+        subject index and the erasure key."""
+        role = handler.role
+        objects = self._prefix_arn()
+        handler.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ErasureObjects",
+                actions=[
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:PutObject",
+                    "s3:DeleteObjectVersion",
+                ],
+                resources=[objects],
+            ),
+            iam.PolicyStatement(
+                sid="ErasureListing",
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [self.data_prefix + "*"]}},
+            ),
+            iam.PolicyStatement(
+                sid="ErasureVersioning",
+                actions=["s3:GetBucketVersioning"],
+                resources=[self.bucket.bucket_arn],
+            ),
+        )
+        if self.bucket.encryption_key is not None:
+            self.bucket.encryption_key.grant_encrypt_decrypt(role)
+        self.subject_index.grant_read_write_data(role)
+        self.erasure_key.grant_read(role)
+        _nag.acknowledge_resources(role, [objects], "erasure-objects")
+        _nag.acknowledge_resources(role, [f"{self.subject_index.table_arn}/index/*"], "ddb-index")
 
     # -- public API ------------------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 subject columns, plan, approve, purge each object without damaging it, verify, and keep a record.
 
 ``formats`` is the purge engine (Parquet, JSON lines, CSV, plain or gzip), ``subjects`` the match
-keys and keyed hashes, ``index`` the subject index kept current by S3 events, ``objects`` the
-per-object read / rewrite / conditional write, ``handlers`` the central and domain routers.
+keys and keyed hashes, ``index`` the subject index kept current by S3 events, ``find`` the find
+(index first, scan where the index is not current), ``objects`` the per-object read / rewrite /
+conditional write, ``central`` and ``domain`` the routers of the ``central.erasure`` and
+``domain.erasure`` handler groups, ``secret`` the erasure key, ``cli`` ``meshkit erasure``.
 pyarrow is only imported by the Parquet functions (see docs/erasure.md).
 """
 

@@ -25,6 +25,7 @@ import gzip
 import io
 import json
 import struct
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,6 +42,7 @@ __all__ = [
     "UnreadableObjectError",
     "count_matches",
     "detect_format",
+    "distinct_values",
     "purge",
 ]
 
@@ -369,6 +371,94 @@ def count_matches(key: str, data: bytes, matcher: Matcher) -> tuple[int, int]:
     body = _gunzip(key, data)[0] if gz else data
     rows, removed, _kept = _text_filter(fmt)(key, _text(key, body), matcher)
     return rows, removed
+
+
+def _parquet_values(
+    key: str, data: bytes, columns: list[str]
+) -> tuple[int, dict[str, Counter[str]]]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pf = _parquet_file(key, data)
+    present = [c for c in columns if c in pf.schema_arrow.names]
+    out: dict[str, Counter[str]] = {c: Counter() for c in present}
+    if not present:
+        return pf.metadata.num_rows, out
+    try:
+        table = pf.read(columns=present)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise UnreadableObjectError(f"{key}: unreadable Parquet data ({exc})") from exc
+    for column in present:
+        values = table.column(column)
+        if pa.types.is_dictionary(values.type):
+            values = values.cast(values.type.value_type)
+        counted = pc.value_counts(pc.cast(values, pa.string()))
+        for item in counted.to_pylist():
+            if item["values"] is not None:
+                out[column][item["values"]] += int(item["counts"])
+    return table.num_rows, out
+
+
+def _text_values(
+    key: str, fmt: Format, text: str, columns: list[str]
+) -> tuple[int, dict[str, Counter[str]]]:
+    from meshkit.erasure.subjects import canonical_text
+
+    out: dict[str, Counter[str]] = {c: Counter() for c in columns}
+    rows = 0
+    records: Iterator[dict[str, Any]]
+    if fmt == "jsonl":
+
+        def parsed() -> Iterator[dict[str, Any]]:
+            for number, line in enumerate(_lines(text), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError as exc:
+                    raise UnreadableObjectError(
+                        f"{key}: line {number} is not JSON ({exc})"
+                    ) from exc
+                yield record if isinstance(record, dict) else {}
+
+        records = parsed()
+    else:
+        first = text[: text.find("\n")] if "\n" in text else text
+        reader = csv.reader(io.StringIO(text, newline=""), _csv_dialect(first))
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise UnreadableObjectError(f"{key}: malformed CSV ({exc})") from exc
+        if header is None:
+            return 0, out
+
+        def rows_of() -> Iterator[dict[str, Any]]:
+            try:
+                for record in reader:
+                    if record:
+                        yield dict(zip(header, record, strict=False))
+            except csv.Error as exc:
+                raise UnreadableObjectError(f"{key}: malformed CSV ({exc})") from exc
+
+        records = rows_of()
+    for record in records:
+        rows += 1
+        for column in columns:
+            value = canonical_text(record.get(column))
+            if value is not None:
+                out[column][value] += 1
+    return rows, out
+
+
+def distinct_values(
+    key: str, data: bytes, columns: list[str]
+) -> tuple[int, dict[str, Counter[str]]]:
+    """(rows, column -> value -> rows) of ``columns``: what the subject index keeps, hashed."""
+    fmt, gz = detect_format(key, data)
+    if fmt == "parquet":
+        return _parquet_values(key, data, columns)
+    body = _gunzip(key, data)[0] if gz else data
+    return _text_values(key, fmt, _text(key, body), columns)
 
 
 def purge(key: str, data: bytes, matcher: Matcher) -> PurgeResult:

@@ -24,6 +24,7 @@ def spark_like_parquet(
     customers: int = 1000,
     seed: int = 0,
     arrow_schema: bool = False,
+    first_customer: int = 1,
 ) -> bytes:
     """INT96 nanosecond timestamps, ZSTD, dictionary-encoded strings, decimal(10,2), several
     row groups and Spark's key-value metadata, as a Spark job writes them."""
@@ -36,7 +37,7 @@ def spark_like_parquet(
     rng = random.Random(seed)
     base = datetime(2026, 1, 1, tzinfo=UTC)
     countries = ["DE", "FR", "NL", "IT", "ES", "PL", "SE"]
-    customer = [rng.randint(1, customers) for _ in range(rows)]
+    customer = [rng.randint(first_customer, first_customer + customers - 1) for _ in range(rows)]
     table = pa.table(
         {
             "order_id": pa.array(range(seed * 10_000_000, seed * 10_000_000 + rows), pa.int64()),

@@ -92,6 +92,13 @@ class RegisteredTable(_Part):
         description="Where the table's objects live.",
         examples=["s3://sales-data-222222222222/products/orders/orders/"],
     )
+    subject_columns: dict[ShortText, ColumnName] | None = Field(
+        default=None,
+        max_length=20,
+        description="Data-subject identifiers -> columns, as declared: the domain's subject "
+        "index covers these columns (docs/erasure.md).",
+        examples=[{"customer_id": "customer_id"}],
+    )
 
 
 class Column(_Part):

@@ -615,7 +615,12 @@ def _registered_event(
         central_account=catalog,
         central_database=database,
         tables=[
-            RegisteredTable(name=t.name, central_table=names[t.name], location=t.location)
+            RegisteredTable(
+                name=t.name,
+                central_table=names[t.name],
+                location=t.location,
+                subject_columns=dict(t.subject_columns) or None,
+            )
             for t in event.tables
         ],
         sharing_mode=sharing_mode,

@@ -111,7 +111,10 @@ def run_demo(mesh: LocalMesh | None = None, *, rows_per_day: int = 200) -> DemoR
                 description="Web-shop orders, one row per order",
                 tables=[
                     TableSpec(
-                        name="orders", location=f"{base}/orders/orders/", pii_columns=["email"]
+                        name="orders",
+                        location=f"{base}/orders/orders/",
+                        pii_columns=["email"],
+                        subject_columns={"customer_id": "customer_id", "email": "email"},
                     )
                 ],
             )
@@ -157,6 +160,9 @@ def run_demo(mesh: LocalMesh | None = None, *, rows_per_day: int = 200) -> DemoR
         result.flows.append(_flow(f, ok=asked and linked))
         marketing_orders = f"{link_database_name(mesh.name, db, 'orders')}.orders"
         _query(result, marketing, f"SELECT * FROM {marketing_orders}", expect=True)
+
+        # 3b. Right to erasure: a customer asks; sales' files lose their rows, verified.
+        erasure_step(mesh, result, marketing_orders)
 
         # 4. Non-sensitive data: finance asks, central grants at once (tag-based sharing).
         with flow("access_auto_granted") as f:
@@ -225,6 +231,101 @@ def run_demo(mesh: LocalMesh | None = None, *, rows_per_day: int = 200) -> DemoR
     result.ok = result.ok and all(fl["ok"] for fl in result.flows)
     result.wall_seconds = round(time.perf_counter() - started, 3)
     return result
+
+
+def erasure_step(mesh: LocalMesh, result: DemoResult, marketing_orders: str) -> None:
+    """Flow ``erasure``: the privacy desk asks (``meshkit erasure request``), central finds the
+    customer in sales' orders, the DPO approves (``meshkit erasure approve``), sales purges and
+    verifies; marketing's query of orders still runs and no longer shows the customer."""
+    import argparse
+    import io
+
+    from meshkit.erasure.cli import register, run
+    from meshkit.erasure.formats import count_matches
+    from meshkit.erasure.subjects import matcher_for
+
+    sales, marketing = mesh.domain("sales"), mesh.domain("marketing")
+    with mesh.quiet():
+        s3 = sales.client("s3")
+        prefix = sales.storage_uri.removeprefix(f"s3://{sales.bucket}/") + "orders/orders/"
+        keys = [
+            o["Key"] for o in s3.list_objects_v2(Bucket=sales.bucket, Prefix=prefix)["Contents"]
+        ]
+        first = s3.get_object(Bucket=sales.bucket, Key=keys[0])["Body"].read()
+    import pyarrow.parquet as pq
+
+    customer = str(pq.read_table(io.BytesIO(first), columns=["customer_id"]).column(0)[0])
+    matcher = matcher_for([{"customer_id": customer}], {"customer_id": "customer_id"})
+
+    def in_files() -> int:
+        with mesh.quiet():
+            return sum(
+                count_matches(k, s3.get_object(Bucket=sales.bucket, Key=k)["Body"].read(), matcher)[
+                    1
+                ]
+                for k in keys
+            )
+
+    def cli(*argv: str) -> str:
+        parser = argparse.ArgumentParser(prog="meshkit")
+        register(parser.add_subparsers(dest="command"), RuntimeError)
+        args = parser.parse_args(
+            [
+                "erasure",
+                *argv,
+                "--bus",
+                mesh.central.bus,
+                "--registry-table",
+                mesh.central.resources.registry_table,
+            ]
+        )
+        out = io.StringIO()
+        run(args, out, RuntimeError, session=mesh.central.session)
+        return out.getvalue()
+
+    sql = f"SELECT order_id FROM {marketing_orders} WHERE customer_id = {customer}"
+    total = f"SELECT order_id FROM {marketing_orders}"
+    rows_before = _query(result, marketing, sql, expect=True)
+    all_before = len(marketing.query(total).rows)
+    files_before = in_files()
+    erasure_id = f"er-demo-{uuid.uuid4().hex[:8]}"
+    with mesh.flow("erasure") as f:
+        cli(
+            "request",
+            erasure_id,
+            "--key",
+            f"customer_id={customer}",
+            "--ref",
+            "ticket-4711",
+            "--by",
+            "privacy-desk",
+            "--delete-noncurrent",
+        )
+        mesh.run_until_idle()
+        planned = "PLANNED" in cli("status", erasure_id)
+        cli("approve", erasure_id, "--by", "dpo")
+        mesh.run_until_idle()
+        record = mesh.erasure(erasure_id)
+    rows_after = _query(result, marketing, sql, expect=True)
+    all_after = len(marketing.query(total).rows)
+    gone = in_files() == 0
+    removed = record.rows_removed if record is not None else -1
+    result.check(
+        "erasure: planned, approved, verified, recorded",
+        planned and record is not None and record.state == "COMPLETED" and record.verified,
+        repr(record.state if record else None),
+    )
+    result.check(
+        "erasure: the customer's rows are gone from sales' files and marketing's query",
+        gone
+        and rows_before > 0
+        and rows_after == 0
+        and files_before == removed
+        and all_before - all_after == removed,
+        f"files {files_before}->{in_files()}, query {rows_before}->{rows_after}, "
+        f"all {all_before}->{all_after}, removed {removed}",
+    )
+    result.flows.append(_flow(f, ok=bool(planned and record and record.verified and gone)))
 
 
 #: The demo's personas file: analysts of finance read the sales lake without personal data.

@@ -45,7 +45,13 @@ if TYPE_CHECKING:
     import boto3
 
     from meshkit.local.organization import LocalOrganization
-    from meshkit.registry import DomainRecord, ProductRecord, RegistryReader, RequestRecord
+    from meshkit.registry import (
+        DomainRecord,
+        ErasureRecord,
+        ProductRecord,
+        RegistryReader,
+        RequestRecord,
+    )
     from meshkit.runtime.router import Outcome
 
 __all__ = ["CentralHandle", "DomainHandle", "Flow", "LocalMesh", "MeshNotIdleError"]
@@ -379,6 +385,7 @@ class LocalMesh:
         settings = self._base_settings()
         # One list shared by every central config: add_domain appends to it.
         settings["member_accounts"] = self._member_accounts
+        settings.setdefault("erasure_secret", resources.erasure_secret)
         settings["location_role_arn"] = resources.location_role_arn
         return MeshConfig(
             mesh_name=self.name,
@@ -413,6 +420,8 @@ class LocalMesh:
                 "sharing_mode": sharing_mode,
                 "crawler_role_arn": resources.crawler_role_arn,
                 "principals": list(resources.principals.values()),
+                "subject_index_table": resources.subject_index_table,
+                "erasure_secret": resources.erasure_secret,
             }
         )
         settings.update(extra)
@@ -816,6 +825,10 @@ class LocalMesh:
     def request(self, request_id: str) -> RequestRecord | None:
         """The registry's record of access request ``request_id`` (None when unknown)."""
         return self.registry.request(request_id)
+
+    def erasure(self, erasure_id: str) -> ErasureRecord | None:
+        """The registry's record of erasure ``erasure_id`` (None when unknown)."""
+        return self.registry.erasure(erasure_id)
 
     def product(self, domain: str, name: str) -> ProductRecord | None:
         """The registry's record of product ``domain.name`` (None when not registered)."""

@@ -11,6 +11,11 @@ Applied by ``LocalMesh.__enter__`` and reverted on exit:
 * ``DISABLED`` rules and schedule rules do not match events (moto delivers to both);
 * EventBridge stamps events with the mesh clock, so envelopes follow ``mesh.advance``;
 * botocore's retry back-off is recorded instead of slept: simulated time, not wall time;
+* S3 EventBridge notifications arrive as AWS sends them (research §B.5): on the bucket owner's
+  *default* bus only (moto sends them to every bus), with a unique event id (moto's is fixed, so
+  idempotency would drop all but the first), ``etag`` (moto: ``eTag``), the operation as
+  ``reason``, and an ``Object Deleted`` with ``deletion-type`` for every delete of a versioned
+  bucket (moto sends none when it creates a delete marker or removes one of several versions);
 * Lake Formation's permission catalog stays consistent when one grant is merged into an
   existing one and later revoked in part (moto mutates a set member in place, so its hash goes
   stale and the next revoke raises ``KeyError`` half-way).
@@ -228,6 +233,100 @@ class MotoPatches:
         proxy.sleep = record_sleep
         self._set(botocore.endpoint, "time", proxy)
         _patch_lf_catalog(self._set)
+        self._patch_s3_events()
+
+    def _patch_s3_events(self) -> None:
+        import moto.s3.models as s3_models
+        import moto.s3.notifications as s3_notifications
+
+        clock = self._clock
+        reasons = {
+            "s3:ObjectCreated:Put": "PutObject",
+            "s3:ObjectCreated:Post": "POST Object",
+            "s3:ObjectCreated:Copy": "CopyObject",
+            "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+        }
+
+        def emit(bucket: Any, detail_type: str, obj: dict[str, Any], extra: dict[str, Any]) -> None:
+            route_event(
+                bucket.account_id,
+                bucket.region_name,
+                "default",
+                source="aws.s3",
+                detail_type=detail_type,
+                detail={
+                    "version": "0",
+                    "bucket": {"name": bucket.name},
+                    "object": obj,
+                    "request-id": uuid.uuid4().hex[:16].upper(),
+                    "requester": bucket.account_id,
+                    "source-ip-address": "127.0.0.1",
+                    **extra,
+                },
+                resources=[bucket.arn],
+                time=clock(),
+            )
+
+        def send_event_bridge_message(
+            account_id: str, bucket: Any, event_name: str, key: Any
+        ) -> None:
+            if "ObjectCreated" in event_name:
+                emit(
+                    bucket,
+                    "Object Created",
+                    {
+                        "key": key.name,
+                        "size": key.size,
+                        "etag": str(key.etag).strip('"'),
+                        "version-id": key.version_id,
+                        "sequencer": f"{int(clock().timestamp() * 1e6):016X}",
+                    },
+                    {"reason": reasons.get(event_name, "PutObject")},
+                )
+            elif "ObjectRemoved" in event_name and not bucket.is_versioned:
+                emit(
+                    bucket,
+                    "Object Deleted",
+                    {"key": key.name, "sequencer": f"{int(clock().timestamp() * 1e6):016X}"},
+                    {"reason": "DeleteObject", "deletion-type": "Permanently Deleted"},
+                )
+            # Versioned deletes are emitted by delete_object below; other kinds are not modelled.
+
+        original_delete = s3_models.S3Backend.delete_object
+
+        def delete_object(
+            backend: Any,
+            bucket_name: str,
+            key_name: str,
+            version_id: str | None = None,
+            bypass: bool = False,
+        ) -> Any:
+            bucket = backend.get_bucket(bucket_name)
+            result = original_delete(backend, bucket_name, key_name, version_id, bypass)
+            config = getattr(bucket, "notification_configuration", None)
+            if bucket.is_versioned and config is not None and config.event_bridge is not None:
+                meta = result[1] if isinstance(result, tuple) else {}
+                marker = meta.get("delete-marker") == "true"
+                obj: dict[str, Any] = {
+                    "key": key_name,
+                    "sequencer": f"{int(clock().timestamp() * 1e6):016X}",
+                }
+                obj["version-id"] = meta.get("version-id") if marker else version_id
+                emit(
+                    bucket,
+                    "Object Deleted",
+                    obj,
+                    {
+                        "reason": "DeleteObject",
+                        "deletion-type": "Delete Marker Created"
+                        if marker
+                        else "Permanently Deleted",
+                    },
+                )
+            return result
+
+        self._set(s3_notifications, "_send_event_bridge_message", send_event_bridge_message)
+        self._set(s3_models.S3Backend, "delete_object", delete_object)
 
     def deliver(self, rule: Any, event: dict[str, Any]) -> None:
         """Send ``event`` to ``rule``'s targets without matching (a schedule firing)."""

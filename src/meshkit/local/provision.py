@@ -11,9 +11,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from meshkit import topology
-from meshkit.events.aws import GlueCrawlerStateChange, ScheduledEvent
+from meshkit.events.aws import (
+    GlueCrawlerStateChange,
+    S3ObjectCreated,
+    S3ObjectDeleted,
+    ScheduledEvent,
+)
 from meshkit.local.accounts import internal_calls
-from meshkit.runtime.tables import IDEMPOTENCY_TABLE, STATE_TABLE, TTL_ATTRIBUTE
+from meshkit.runtime.tables import (
+    IDEMPOTENCY_TABLE,
+    STATE_TABLE,
+    SUBJECT_INDEX_TABLE,
+    TTL_ATTRIBUTE,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -59,6 +69,8 @@ class CentralResources:
     archive_name: str
     registry_table: str
     idempotency_table: str
+    #: Secrets Manager secret holding central's erasure key (keyed hashes in the record).
+    erasure_secret: str = ""
     #: The role central's Lake Formation registers each domain's storage with.
     location_role_arn: str = ""
     groups: dict[str, QueueWiring] = field(default_factory=dict)
@@ -78,6 +90,8 @@ class DomainResources:
     principals: dict[str, str]
     forward_rule: str
     subscription_rule: str
+    subject_index_table: str = ""
+    erasure_secret: str = ""
     groups: dict[str, QueueWiring] = field(default_factory=dict)
 
 
@@ -197,14 +211,41 @@ def provision_group(
     )
 
 
+def _erasure_secret(account: Account, name: str) -> str:
+    """The account's erasure key (what the constructs create as a generated secret)."""
+    import secrets
+
+    answer = account.client("secretsmanager").create_secret(
+        Name=name, SecretString=secrets.token_hex(32)
+    )
+    return str(answer["ARN"])
+
+
 def _aws_event_rules(
-    prefix: str, aws_events: Sequence[type[EventDetail]], *, mesh: str, domain: str | None
+    prefix: str,
+    aws_events: Sequence[type[EventDetail]],
+    *,
+    mesh: str,
+    domain: str | None,
+    storage: tuple[str, str] | None = None,
 ) -> list[tuple[str, dict[str, Any] | None, str | None]]:
     """Default-bus rules for a group's AWS service events, as the constructs create them."""
     rules: list[tuple[str, dict[str, Any] | None, str | None]] = []
     others: list[type[EventDetail]] = []
+    storage_rule = False
     for model in aws_events:
-        if model is ScheduledEvent:
+        if model in (S3ObjectCreated, S3ObjectDeleted) and storage is not None:
+            if not storage_rule:
+                bucket, prefix_ = storage
+                rules.append(
+                    (
+                        f"{prefix}-storage",
+                        topology.storage_pattern(bucket=bucket, prefix=prefix_),
+                        None,
+                    )
+                )
+                storage_rule = True
+        elif model is ScheduledEvent:
             rules.append((f"{prefix}-schedule", None, topology.SWEEP_SCHEDULE))
         elif model is GlueCrawlerStateChange and domain is not None:
             rules.append(
@@ -241,20 +282,22 @@ def provision_central(account: Account, *, mesh: str) -> CentralResources:
         events.create_archive(ArchiveName=res.archive_name, EventSourceArn=res.bus_arn)
         _create_table(account, res.registry_table, STATE_TABLE)
         _create_table(account, res.idempotency_table, IDEMPOTENCY_TABLE)
+        res.erasure_secret = _erasure_secret(account, f"{mesh}-central-erasure-key")
     for g in topology.groups_for("central"):
         prefix = f"{mesh}-{g.env_name}"
+        mesh_rules = []
+        if g.events:
+            mesh_rules.append(
+                (bus, prefix, topology.central_group_pattern(g, central_account=account.account_id))
+            )
+        if g.operator_events:
+            mesh_rules.append((bus, f"{prefix}-operator", topology.operator_pattern(g)))
         res.groups[g.name] = provision_group(
             account,
             name=g.name,
             queue_name=prefix,
             domain=None,
-            mesh_rules=[
-                (
-                    bus,
-                    prefix,
-                    topology.central_group_pattern(g, central_account=account.account_id),
-                )
-            ],
+            mesh_rules=mesh_rules,
             default_rules=_aws_event_rules(prefix, g.aws_events, mesh=mesh, domain=None),
         )
     return res
@@ -282,6 +325,7 @@ def provision_domain(
         storage_uri=f"s3://{bucket}/products/",
         state_table=f"{mesh}-{domain}-state",
         idempotency_table=f"{mesh}-{domain}-idempotency",
+        subject_index_table=f"{mesh}-{domain}-subject-index",
         crawler_role_arn=f"arn:aws:iam::{acct}:role/{mesh}-{domain}-crawler",
         principals={p: f"arn:aws:iam::{acct}:role/{mesh}-{domain}-{p}" for p in principals},
         forward_rule=f"{mesh}-{domain}-forward",
@@ -316,6 +360,10 @@ def provision_domain(
             create["CreateBucketConfiguration"] = {"LocationConstraint": account.region}
         s3.create_bucket(**create)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        # S3 -> EventBridge: the subject index follows Object Created / Object Deleted.
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
         s3.put_public_access_block(
             Bucket=bucket,
             PublicAccessBlockConfiguration={
@@ -368,21 +416,28 @@ def provision_domain(
         )
         _create_table(account, res.state_table, STATE_TABLE)
         _create_table(account, res.idempotency_table, IDEMPOTENCY_TABLE)
+        _create_table(account, res.subject_index_table, SUBJECT_INDEX_TABLE)
+        res.erasure_secret = _erasure_secret(account, f"{mesh}-{domain}-erasure-key")
     for g in topology.groups_for("domain"):
         prefix = f"{mesh}-{domain}-{g.env_name}"
+        mesh_rules = [
+            (bus, prefix, topology.domain_group_pattern(g, central_account=central.account_id))
+        ]
+        if g.own_events:
+            mesh_rules.append((bus, f"{prefix}-own", topology.own_pattern(g, domain_account=acct)))
         res.groups[g.name] = provision_group(
             account,
             name=g.name,
             queue_name=prefix,
             domain=domain,
-            mesh_rules=[
-                (
-                    bus,
-                    prefix,
-                    topology.domain_group_pattern(g, central_account=central.account_id),
-                )
-            ],
-            default_rules=_aws_event_rules(prefix, g.aws_events, mesh=mesh, domain=domain),
+            mesh_rules=mesh_rules,
+            default_rules=_aws_event_rules(
+                prefix,
+                g.aws_events,
+                mesh=mesh,
+                domain=domain,
+                storage=(bucket, res.storage_uri.removeprefix(f"s3://{bucket}/")),
+            ),
         )
     return res
 

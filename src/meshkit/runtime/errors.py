@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from meshkit.events.base import EventDetail
 
 __all__ = ["MeshRuntimeError", "PublishError", "RejectEvent", "RetryLater"]
 
@@ -17,6 +22,10 @@ class RejectEvent(MeshRuntimeError):
 
     ``kind`` is ``authorisation`` (the sender may not do this), ``validation`` (the content is
     wrong) or ``state`` (it does not fit the current state, e.g. a second decision).
+
+    ``follow_ups`` are facts the handler still reports about the rejected event (a poison
+    object's ``ErasureFailed``, the completion it brings about): published after the event is
+    dead-lettered, so "rejected" never means "silently dropped from the flow".
     """
 
     def __init__(
@@ -24,9 +33,11 @@ class RejectEvent(MeshRuntimeError):
         reason: str,
         *,
         kind: Literal["authorisation", "validation", "state"] = "authorisation",
+        follow_ups: Sequence[EventDetail] = (),
     ) -> None:
         self.reason = reason
         self.kind = kind
+        self.follow_ups = list(follow_ups)
         super().__init__(reason)
 
 

@@ -374,6 +374,12 @@ class EventRouter:
                 registration.name,
                 report_outcome=False,
             )
+            if error is None and rejection.follow_ups:
+                try:
+                    rt.publisher.publish(rejection.follow_ups)
+                    rejected = [*rejected, *rejection.follow_ups]
+                except Exception as exc:
+                    error = exc
             if error is not None:
                 rt.idempotency.release(key)
                 return self._fail(rt, delivery, envelope, typed, registration.name, error, report)

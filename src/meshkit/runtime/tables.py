@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["IDEMPOTENCY_TABLE", "STATE_TABLE", "TTL_ATTRIBUTE"]
+__all__ = ["IDEMPOTENCY_TABLE", "STATE_TABLE", "SUBJECT_INDEX_TABLE", "TTL_ATTRIBUTE"]
 
 #: Epoch seconds after which DynamoDB's TTL may delete an item.
 TTL_ATTRIBUTE = "expires_at_epoch"
@@ -56,3 +56,8 @@ IDEMPOTENCY_TABLE: dict[str, Any] = {
     "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
     "BillingMode": "PAY_PER_REQUEST",
 }
+
+#: A domain's subject index (meshkit.erasure.index): ``pk`` = ``SUBJ#<value hash>`` and
+#: ``sk`` = object URI for a posting, ``OBJ#<uri>`` / ``META`` for what was indexed of one
+#: object; ``gsi1`` = ``OBJ#<uri>`` lists an object's postings, to drop them when it changes.
+SUBJECT_INDEX_TABLE: dict[str, Any] = STATE_TABLE
