@@ -41,11 +41,13 @@ if TYPE_CHECKING:
 __all__ = [
     "CENTRAL_EMITS",
     "DOMAIN_EMITS",
+    "DROPZONE_QUARANTINE_PREFIX",
     "ERASURE_MEMORY_MB",
     "ERASURE_TIMEOUT_SECONDS",
     "GROUPS",
     "IDENTIFYING_EVENTS",
     "MESH_SOURCES",
+    "OPTIONAL_GROUPS",
     "SWEEP_SCHEDULE",
     "HandlerGroup",
     "archive_pattern",
@@ -53,6 +55,7 @@ __all__ = [
     "crawler_name",
     "crawler_pattern",
     "domain_group_pattern",
+    "dropzone_pattern",
     "forward_pattern",
     "groups_for",
     "operator_pattern",
@@ -182,6 +185,22 @@ GROUPS: tuple[HandlerGroup, ...] = (
     ),
 )
 
+#: Groups an optional construct deploys into a domain account (not every DataDomain has them):
+#: ``dropzone`` validates partners' uploads (the ``DropZone`` construct,
+#: ``LocalMesh.add_drop_zone``); its rule is :func:`dropzone_pattern` on the default bus.
+OPTIONAL_GROUPS: tuple[HandlerGroup, ...] = (
+    HandlerGroup(
+        name="dropzone",
+        role="domain",
+        router="meshkit.handlers.dropzone:router",
+        events=(),
+        aws_events=(S3ObjectCreated,),
+    ),
+)
+
+#: Where a drop zone moves rejected uploads; its rule never matches objects there.
+DROPZONE_QUARANTINE_PREFIX = "quarantine/"
+
 #: Events a domain account emits (forwarded from its bus to central).
 DOMAIN_EMITS: tuple[type[EventDetail], ...] = (
     domains.DomainRegistrationRequested,
@@ -239,10 +258,11 @@ def groups_for(role: Role) -> list[HandlerGroup]:
 
 
 def group(name: str) -> HandlerGroup:
-    for g in GROUPS:
+    for g in (*GROUPS, *OPTIONAL_GROUPS):
         if g.name == name:
             return g
-    raise KeyError(f"no handler group {name!r}; known: {[g.name for g in GROUPS]}")
+    known = [g.name for g in (*GROUPS, *OPTIONAL_GROUPS)]
+    raise KeyError(f"no handler group {name!r}; known: {known}")
 
 
 def pattern_for(models: Iterable[type[EventDetail]], **extra: Any) -> dict[str, Any]:
@@ -331,6 +351,17 @@ def crawler_pattern(*, mesh: str, domain: str) -> dict[str, Any]:
         detail={
             "crawlerName": [{"prefix": f"{mesh}-{domain}-"}],
             "state": ["Succeeded", "Failed"],
+        },
+    )
+
+
+def dropzone_pattern(*, bucket: str) -> dict[str, Any]:
+    """Default-bus rule of a drop zone: objects created in its bucket, outside quarantine."""
+    return pattern_for(
+        (S3ObjectCreated,),
+        detail={
+            "bucket": {"name": [bucket]},
+            "object": {"key": [{"anything-but": {"prefix": DROPZONE_QUARANTINE_PREFIX}}]},
         },
     )
 

@@ -10,5 +10,7 @@ require("cdk", "meshkit.constructs (the CDK constructs)")
 from meshkit.constructs._handlers import CustomHandler  # noqa: E402
 from meshkit.constructs.central import CentralGovernance  # noqa: E402
 from meshkit.constructs.domain import DataDomain  # noqa: E402
+from meshkit.constructs.dropzone import DropZone  # noqa: E402
+from meshkit.constructs.stackset import DomainStackSet  # noqa: E402
 
-__all__ = ["CentralGovernance", "CustomHandler", "DataDomain"]
+__all__ = ["CentralGovernance", "CustomHandler", "DataDomain", "DomainStackSet", "DropZone"]

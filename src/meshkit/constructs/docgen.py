@@ -31,7 +31,14 @@ CENTRAL_ACCOUNT = "111111111111"
 DOMAIN_ACCOUNT = "222222222222"
 REGION = "eu-west-1"
 DEFAULT_ENVS = {"central": (CENTRAL_ACCOUNT, REGION), "domain": (DOMAIN_ACCOUNT, REGION)}
-PAGES = {"CentralGovernance": "Central", "DataDomain": "Domain"}
+PAGES = {
+    "CentralGovernance": "Central",
+    "DataDomain": "Domain",
+    "DropZone": "DropZone",
+    "DomainStackSet": "StackSet",
+}
+#: The organisation's management account holding the DomainStackSet of the reference page.
+MANAGEMENT_ACCOUNT = "999999999999"
 
 _ASSET = re.compile(r"[0-9a-f]{64}")
 
@@ -47,7 +54,7 @@ def synth_defaults(
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     import aws_cdk as cdk
 
-    from meshkit.constructs import CentralGovernance, DataDomain
+    from meshkit.constructs import CentralGovernance, DataDomain, DomainStackSet, DropZone
 
     app = cdk.App(outdir=outdir or tempfile.mkdtemp(prefix="meshkit-docgen-"))
     if nag:
@@ -59,6 +66,30 @@ def synth_defaults(
     domain = cdk.Stack(app, "Domain", env=cdk.Environment(account=DOMAIN_ACCOUNT, region=REGION))
     DataDomain(
         domain, "Domain", mesh_name="demo", domain_name="sales", central_account=CENTRAL_ACCOUNT
+    )
+    zone = cdk.Stack(app, "DropZone", env=cdk.Environment(account=DOMAIN_ACCOUNT, region=REGION))
+    DropZone(
+        zone,
+        "DropZone",
+        domain=DataDomain(
+            zone, "Domain", mesh_name="demo", domain_name="sales", central_account=CENTRAL_ACCOUNT
+        ),
+        partners={
+            "acme": {
+                "product": "orders",
+                "format": "csv",
+                "principals": ["arn:aws:iam::777777777777:role/acme-uploader"],
+            }
+        },
+    )
+    org = cdk.Stack(app, "StackSet", env=cdk.Environment(account=MANAGEMENT_ACCOUNT, region=REGION))
+    DomainStackSet(
+        org,
+        "Domains",
+        mesh_name="demo",
+        central_account=CENTRAL_ACCOUNT,
+        organization_id="o-abc123def4",
+        organizational_unit_ids=["ou-ab12-11111111"],
     )
     for n in range(extra_domains):
         account = f"3{n:011d}"
@@ -138,6 +169,27 @@ def _props_table(cls: type) -> list[str]:
 
 def _events(role: str) -> tuple[list[str], list[str]]:
     from meshkit import topology
+    from meshkit.events import dropzone
+
+    if role == "dropzone":
+        group = topology.group("dropzone")
+        consumed = [
+            f"- `{group.name}`: `{m.SOURCE}` / `{m.DETAIL_TYPE}`"
+            for m in (*group.events, *group.aws_events)
+        ]
+        emitted = [
+            f"- `{m.SOURCE}` / `{m.DETAIL_TYPE}` (on the domain bus, not forwarded)"
+            for m in (
+                dropzone.DropZoneCredentialsIssued,
+                dropzone.DropZoneUploadAccepted,
+                dropzone.DropZoneUploadRejected,
+            )
+        ]
+        return consumed, emitted
+    if role == "stackset":
+        return ["- none (each account's DataDomain consumes its own)"], [
+            "- none (each account's DataDomain registers itself: `DomainRegistrationRequested`)"
+        ]
 
     consumed = []
     for group in topology.groups_for(role):  # type: ignore[arg-type]
@@ -152,7 +204,11 @@ def render_page(construct: str, template: dict[str, Any]) -> str:
     from meshkit import constructs
 
     cls = getattr(constructs, construct)
-    role = "central" if construct == "CentralGovernance" else "domain"
+    role = {
+        "CentralGovernance": "central",
+        "DropZone": "dropzone",
+        "DomainStackSet": "stackset",
+    }.get(construct, "domain")
     norm = normalise(template)
     counts = Counter(r["Type"] for r in norm["Resources"].values())
     consumed, emitted = _events(role)

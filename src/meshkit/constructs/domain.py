@@ -48,6 +48,7 @@ _DOMAIN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 #: Stand-ins used only to validate the registration event when values are CDK tokens.
 _SAMPLE_ACCOUNT = "123456789012"
 _SAMPLE_BUCKET = "meshkit-sample-bucket"
+_SAMPLE_DOMAIN = "sample_domain"
 
 
 class DataDomain(Construct):
@@ -61,7 +62,8 @@ class DataDomain(Construct):
 
     PROPS: ClassVar[dict[str, str]] = {
         "mesh_name": "Name of the mesh (as given to CentralGovernance).",
-        "domain_name": "The domain's name (lowercase, digits, `_`): its central database name.",
+        "domain_name": "The domain's name (lowercase, digits, `_`): its central database name. "
+        "May be a CloudFormation value resolved at deploy time (see `DomainStackSet`).",
         "central_account": "Account id of the governance account.",
         "central_region": "Region of the central bus (default: this stack's region).",
         "sharing_mode": "Default sharing mode of the domain's products: `named` or `tag`.",
@@ -117,7 +119,9 @@ class DataDomain(Construct):
         # would force ObjectWriter ownership on the log bucket).
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         _check_mesh_name(mesh_name)
-        if not _DOMAIN.match(domain_name):
+        # A token (a StackSet parameter, an account-derived name) is checked where it resolves:
+        # central validates the registration event and rejects a bad name with its reason.
+        if not Token.is_unresolved(domain_name) and not _DOMAIN.match(domain_name):
             raise ValueError(
                 f"domain_name={domain_name!r}: use a lowercase letter then letters, digits or "
                 "'_' (at most 63; it becomes a Glue database name)"
@@ -532,6 +536,10 @@ class DataDomain(Construct):
         stand_in = dict(fields)
         if Token.is_unresolved(stand_in.get("account_id")):
             stand_in["account_id"] = _SAMPLE_ACCOUNT
+        if Token.is_unresolved(stand_in.get("domain")):
+            stand_in["domain"] = _SAMPLE_DOMAIN
+        if Token.is_unresolved(stand_in.get("correlation_id")):
+            stand_in["correlation_id"] = f"{self.mesh_name}:{_SAMPLE_DOMAIN}"
         if "storage_uri" in stand_in and Token.is_unresolved(stand_in["storage_uri"]):
             stand_in["storage_uri"] = f"s3://{_SAMPLE_BUCKET}/{self.data_prefix}"
         model.model_validate(stand_in)
@@ -543,8 +551,11 @@ class DataDomain(Construct):
         self, sharing_mode: str, owner: str | None, description: str | None
     ) -> cr.AwsCustomResource:
         # A stable correlation id per (mesh, domain): the template stays deterministic.
-        correlation = str(
-            uuid.uuid5(uuid.NAMESPACE_URL, f"meshkit:{self.mesh_name}:{self.domain_name}")
+        correlation = (
+            # Resolved per account at deploy time (mesh names and domain names fit the pattern).
+            f"{self.mesh_name}:{self.domain_name}"
+            if Token.is_unresolved(self.domain_name)
+            else str(uuid.uuid5(uuid.NAMESPACE_URL, f"meshkit:{self.mesh_name}:{self.domain_name}"))
         )
         common = {
             "domain": self.domain_name,

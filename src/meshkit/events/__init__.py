@@ -73,6 +73,11 @@ _EXPORTS: dict[str, str] = {
     "ErasureFailed": "erasure",
     # publication
     "ProductPublished": "publication",
+    # drop zones
+    "PartnerName": "dropzone",
+    "DropZoneCredentialsIssued": "dropzone",
+    "DropZoneUploadAccepted": "dropzone",
+    "DropZoneUploadRejected": "dropzone",
     # operations
     "FlowFailed": "operations",
     "EventRejected": "operations",
@@ -80,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     # AWS service events
     "GlueCrawlerStateChange": "aws",
     "ScheduledEvent": "aws",
+    "S3ObjectCreated": "aws",
 }
 
 __all__ = sorted(_EXPORTS)

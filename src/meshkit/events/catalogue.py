@@ -36,6 +36,7 @@ BUILTIN_MODULES = (
     "permissions",
     "erasure",
     "publication",
+    "dropzone",
     "operations",
     "aws",
 )

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     import boto3
 
+    from meshkit.local.dropzone import LocalDropZone
     from meshkit.local.organization import LocalOrganization
     from meshkit.registry import (
         DomainRecord,
@@ -619,6 +620,22 @@ class LocalMesh:
         what an organisation or an explicit allowlist does in the cloud."""
         if account not in self._member_accounts:
             self._member_accounts.append(account)
+
+    def add_drop_zone(
+        self,
+        domain: str,
+        *,
+        partners: Mapping[str, Mapping[str, Any]],
+        max_session_seconds: int = 3_600,
+    ) -> LocalDropZone:
+        """Deploy a drop zone for ``domain``'s partners, as the ``DropZone`` construct does
+        (see ``meshkit.local.dropzone``)."""
+        from meshkit.local.dropzone import LocalDropZone
+
+        self._running()
+        return LocalDropZone(
+            self, self.domain(domain), partners, max_session_seconds=max_session_seconds
+        )
 
     def use_organization(
         self,
