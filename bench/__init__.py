@@ -15,4 +15,5 @@ MODULES: tuple[str, ...] = (
     "bench.erasure",
     "bench.permissions",
     "bench.publication",
+    "bench.registry",
 )

@@ -90,6 +90,7 @@ class DomainRecord(_Record):
     registered_at: datetime | None = None
     updated_at: datetime | None = None
     reason: str | None = Field(default=None, description="Why it was deregistered.")
+    deregistered_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -157,6 +158,10 @@ class ProductRecord(_Record):
     deprecated_at: datetime | None = None
     deprecation_reason: str | None = None
     successor: str | None = None
+    access_ends_at: datetime | None = Field(
+        default=None, description="When access granted before the deprecation ends."
+    )
+    deregistered_at: datetime | None = None
 
     @property
     def pii_columns(self) -> dict[str, list[str]]:
@@ -198,7 +203,11 @@ class RequestRecord(_Record):
     granted_mode: Literal["named", "tag"] | None = None
     granted_at: datetime | None = None
     access_ends_at: datetime | None = None
+    access_end_reason: str | None = Field(
+        default=None, description="Why access ends then (a deprecation, say)."
+    )
     grants: list[dict[str, Any]] | None = None
+    grants_revoked_at: datetime | None = None
     linked_at: datetime | None = None
     link_database: str | None = None
     links: list[str] | None = None
@@ -207,6 +216,7 @@ class RequestRecord(_Record):
     revocation_reason: str | None = None
     expired_at: datetime | None = None
     link_failed_reason: str | None = None
+    link_failed_at: datetime | None = None
     correlation_id: str | None = None
 
 

@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 
 from meshkit import topology
 from meshkit.constructs.central import RULE_HANDLER_ACTIONS
-from meshkit.runtime.tables import TTL_ATTRIBUTE
+from meshkit.runtime.tables import STATE_TABLE, TTL_ATTRIBUTE
 
 CENTRAL_ACCOUNT = "111111111111"
 DOMAIN_ACCOUNT = "222222222222"
@@ -50,12 +50,17 @@ def test_tables_kms_pitr_ttl(which: str, request: pytest.FixtureRequest) -> None
             "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
         },
     )
-    # The registry / state table has the shared shape's index and is retained.
+    # The registry / state table has the shared shape's indexes and is retained.
     t.has_resource(
         "AWS::DynamoDB::Table",
         {
             "Properties": Match.object_like(
-                {"GlobalSecondaryIndexes": [Match.object_like({"IndexName": "gsi1"})]}
+                {
+                    "GlobalSecondaryIndexes": [
+                        Match.object_like({"IndexName": i["IndexName"]})
+                        for i in STATE_TABLE["GlobalSecondaryIndexes"]
+                    ]
+                }
             ),
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",

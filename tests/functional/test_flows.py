@@ -586,10 +586,13 @@ def test_consumer_grants_only_its_configured_principals(
     mesh.domain("finance").put(request)
     mesh.run_until_idle()
     assert _ok(mesh, "AccessLinked", request.correlation_id) == 0
-    rejected = _rejected(mesh, "AccessGranted")
-    assert rejected
-    assert "consumer principals" in (rejected[0].error or "")
-    assert [d for d in mesh.dead_letters(FINANCE) if d.body.get("detail-type") == "AccessGranted"]
+    # A refusal, not a rejection: the request ends LINK_FAILED (tests/functional/
+    # test_lifecycle_ends.py follows the grants it made).
+    record = mesh.request(request.request_id)
+    assert record is not None
+    assert record.state == "LINK_FAILED"
+    assert "consumer principals" in (record.link_failed_reason or "")
+    assert mesh.dead_letters() == []
 
 
 def test_one_account_hosts_two_domains_each_acting_for_itself() -> None:

@@ -164,6 +164,7 @@ def test_tag_mode_grants_of_one_mesh_never_match_the_other_meshs_tables(world: L
     assert granted.lf_tag_expression == {
         "meshkit:a:domain": ["sales"],
         "meshkit:a:product": ["orders"],
+        "meshkit:a:class": ["open"],
     }
     # and it reaches mesh a's table only, not mesh b's identically named and tagged one
     assert {"SELECT", "DESCRIBE"} <= world.sim.ledger.effective(
@@ -175,8 +176,10 @@ def test_tag_mode_grants_of_one_mesh_never_match_the_other_meshs_tables(world: L
     assert keys == {
         "meshkit:a:domain",
         "meshkit:a:product",
+        "meshkit:a:class",
         "meshkit:b:domain",
         "meshkit:b:product",
+        "meshkit:b:class",
     }
 
 

@@ -126,7 +126,7 @@ def test_queues_tables_bucket_and_roles(two_domains: LocalMesh) -> None:
     ddb = sales.client("dynamodb")
     state = ddb.describe_table(TableName="t-sales-state")["Table"]
     assert state["KeySchema"] == STATE_TABLE["KeySchema"]
-    assert [i["IndexName"] for i in state["GlobalSecondaryIndexes"]] == ["gsi1"]
+    assert [i["IndexName"] for i in state["GlobalSecondaryIndexes"]] == ["gsi1", "gsi2"]
     index = ddb.describe_table(TableName="t-sales-subject-index")["Table"]
     assert index["KeySchema"] == STATE_TABLE["KeySchema"]
     idem = ddb.describe_table(TableName="t-sales-idempotency")["Table"]

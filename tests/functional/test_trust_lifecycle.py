@@ -177,7 +177,21 @@ def test_revoking_one_of_two_requests_keeps_the_shared_grant(
 
 
 # -- re-registration -------------------------------------------------------------------------
-_WRITES = ("Put", "Update", "Create", "Delete", "Add", "Grant", "Revoke", "Start", "Batch")
+_WRITES = (
+    "Put",
+    "Update",
+    "Create",
+    "Delete",
+    "Add",
+    "Grant",
+    "Revoke",
+    "Start",
+    "BatchWrite",
+    "BatchDelete",
+    "BatchCreate",
+    "BatchUpdate",
+    "TransactWrite",
+)
 
 
 def test_identical_reregistration_makes_no_write_call(mesh: LocalMesh) -> None:

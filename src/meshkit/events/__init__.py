@@ -56,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "AccessDecided": "access",
     "AccessGranted": "access",
     "AccessLinked": "access",
+    "AccessLinkFailed": "access",
     "AccessDenied": "access",
     "AccessRevoked": "access",
     "AccessExpired": "access",

@@ -24,6 +24,7 @@ __all__ = [
     "AccessDenied",
     "AccessExpired",
     "AccessGranted",
+    "AccessLinkFailed",
     "AccessLinked",
     "AccessRequested",
     "AccessRevoked",
@@ -203,6 +204,29 @@ class AccessLinked(MeshEvent):
     )
     principals: list[IamRoleArn] = Field(
         min_length=1, max_length=20, description="Principals granted on the links."
+    )
+
+
+class AccessLinkFailed(MeshEvent):
+    """The consumer refused a grant (its principals are outside its allowlist, say). Sent by
+    the consumer to central, which ends the request (``LINK_FAILED``), revokes what it granted
+    and sends the same event back to the consumer with ``recipients`` set.
+    """
+
+    SOURCE: ClassVar[str] = SOURCE
+    DETAIL_TYPE: ClassVar[str] = "AccessLinkFailed"
+
+    request_id: RequestId
+    consumer_domain: DomainName = Field(description="Consumer domain.", examples=["marketing"])
+    reason: ShortText = Field(
+        description="Why the consumer could not link the grant.",
+        examples=["principals [...] are not among this domain's consumer principals"],
+    )
+    recipients: list[AccountId] | None = Field(
+        default=None,
+        max_length=100,
+        description="Accounts told that the request ended (set by central only).",
+        examples=[["333333333333"]],
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from meshkit.events.base import AddressedEvent, MeshEvent
 from meshkit.events.domains import SharingMode
@@ -271,6 +271,15 @@ class ProductDeprecated(MeshEvent):
     successor: ProductName | None = Field(
         default=None, description="Product to use instead.", examples=["orders_v2"]
     )
+    access_ends_at: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "When access granted before the deprecation ends (UTC); a time not after now ends "
+            "it at once. Absent: the mesh's grace period (setting deprecation_grace_days, "
+            "default 90 days). A grant that ends earlier on its own keeps its own end."
+        ),
+        examples=["2027-03-01T00:00:00Z"],
+    )
 
 
 class ProductDeprecationNotice(AddressedEvent):
@@ -284,6 +293,11 @@ class ProductDeprecationNotice(AddressedEvent):
     reason: ShortText = Field(description="Why.", examples=["replaced by orders_v2"])
     successor: ProductName | None = Field(
         default=None, description="Product to use instead.", examples=["orders_v2"]
+    )
+    access_ends_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the recipients' access to the product ends (UTC).",
+        examples=["2027-03-01T00:00:00Z"],
     )
 
 

@@ -18,6 +18,7 @@ from meshkit.events.access import (
     AccessExpired,
     AccessGranted,
     AccessLinked,
+    AccessLinkFailed,
     AccessRequested,
     AccessRevoked,
     ApprovalRequested,
@@ -44,11 +45,12 @@ from meshkit.handlers._common import (
     aws_error_code,
     central_database_name,
     central_table_name,
+    from_iso,
     iso,
     require_own_account,
 )
 from meshkit.handlers.membership import require_member
-from meshkit.handlers.registry import NO_DEADLINE, ConditionFailed, Registry
+from meshkit.handlers.registry import NO_DEADLINE, ConditionFailed, Registry, open_index_keys
 from meshkit.runtime.errors import RejectEvent
 from meshkit.runtime.router import EventRouter
 
@@ -63,6 +65,13 @@ access = EventRouter("central.access")
 
 
 # -- trust ---------------------------------------------------------------------------------
+def _prune_at(ctx: HandlerContext) -> int:
+    """Epoch seconds after which DynamoDB's TTL may remove a finished request (the audit
+    retention, setting ``request_retention_days``, default 365)."""
+    days = int(ctx.config.setting("request_retention_days", 365))
+    return int(ctx.now().timestamp()) + days * 86400
+
+
 def _require_member(ctx: HandlerContext) -> None:
     """The sender is a member now: on the allowlist, or in the organisation's allowed OUs."""
     require_member(ctx)
@@ -180,7 +189,17 @@ def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> 
 @onboarding.on(DomainDeregistrationRequested)
 def deregister_domain(
     event: DomainDeregistrationRequested, ctx: HandlerContext
-) -> EventDetail | None:
+) -> list[EventDetail]:
+    """A domain leaves: everything it opened is closed, as a producer and as a consumer.
+
+    Its pending requests (both sides) end with ``AccessDenied``; granted access (to its
+    products, and its own access to others') is revoked with ``AccessRevoked`` to both
+    parties; its products are marked ``DEREGISTERED``; the producer's own Lake Formation
+    permissions are revoked and its central catalog database (with its tables) is deleted:
+    nothing of the domain stays readable or writable through the mesh. The registry keeps the
+    records (audit), and the domain's name stays bound to its account. The handler resumes
+    where it stopped on redelivery (every step is conditional or idempotent).
+    """
     if event.account_id != ctx.sender_account:
         raise RejectEvent(
             f"account {ctx.sender_account} may not deregister domain {event.domain!r}"
@@ -188,29 +207,119 @@ def deregister_domain(
     reg = Registry(ctx)
     domain = reg.domain(event.domain)
     if domain is None:
-        return None  # never registered, or already removed: nothing to do
+        return []  # never registered, or already removed: nothing to do
     if domain["account_id"] != ctx.sender_account:
         raise RejectEvent(
             f"account {ctx.sender_account} may not deregister domain {event.domain!r}"
         )
     if domain.get("status") == "DEREGISTERED":
-        return None
-    # The catalog database and the data stay: deregistration stops new registrations and
-    # requests; existing grants are revoked by their owners or expire. Central's Lake
-    # Formation stops vending credentials for the domain's storage (its tables are no longer
-    # readable through the mesh): deregistered first, so that a retry after a failure still
-    # finds the domain active.
-    lake.deregister_location(ctx, domain["storage_uri"])
-    reg.update(
-        f"DOMAIN#{event.domain}",
-        {"status": "DEREGISTERED", "updated_at": iso(ctx.now()), "reason": event.reason},
+        if domain.get("deregistration_event") != ctx.envelope.id:
+            return []  # done before
+    else:
+        # Central's Lake Formation stops vending credentials for the domain's storage first
+        # (a retry after a failure here still finds the domain active). Then the status: from
+        # here on, the domain's events are refused (a departed producer's decision included),
+        # so nothing new opens while the rest is closed.
+        lake.deregister_location(ctx, domain["storage_uri"])
+        reg.update(
+            f"DOMAIN#{event.domain}",
+            {
+                "status": "DEREGISTERED",
+                "updated_at": iso(ctx.now()),
+                "deregistered_at": iso(ctx.now()),
+                "reason": event.reason,
+                "deregistration_event": ctx.envelope.id,
+            },
+        )
+    why = f"domain {event.domain} was deregistered" + (f": {event.reason}" if event.reason else "")
+    out: list[EventDetail] = []
+    products = list(reg.query_index(f"DOMAINPRODUCTS#{event.domain}"))
+    for product in products:
+        for r in reg.open_requests_of_product(event.domain, product["product"]):
+            out.extend(_end_request(ctx, reg, r, reason=why, by="central:deregistration"))
+    for r in reg.open_requests_of_consumer(event.domain):
+        out.extend(_end_request(ctx, reg, r, reason=why, by="central:deregistration"))
+    catalog = ctx.config.account_id
+    database = domain["central_database"]
+    tables = sorted(
+        {t["central_table"] for p in products for t in p.get("tables", [])}
+        | {t for p in products for t in p.get("retired_tables") or []}
     )
-    return DomainDeregistered(
-        domain=event.domain,
-        account_id=event.account_id,
-        reason=event.reason,
-        recipients=[event.account_id],
-        **event.follow_up(),
+    lake.revoke_grants(ctx, lake.producer_grants(catalog, database, tables, domain["account_id"]))
+    try:
+        ctx.client("glue").delete_database(Name=database)
+    except Exception as exc:
+        if aws_error_code(exc) != "EntityNotFoundException":
+            raise
+    for product in products:
+        if product.get("status") != "DEREGISTERED":
+            reg.update(
+                product["pk"],
+                {"status": "DEREGISTERED", "deregistered_at": iso(ctx.now())},
+            )
+    return [
+        *out,
+        DomainDeregistered(
+            domain=event.domain,
+            account_id=event.account_id,
+            reason=event.reason,
+            recipients=[event.account_id],
+            **event.follow_up(),
+        ),
+    ]
+
+
+def _end_request(
+    ctx: HandlerContext, reg: Registry, r: dict[str, Any], *, reason: str, by: str
+) -> list[EventDetail]:
+    """Close one open request for a lifecycle end: pending -> DENIED (AccessDenied), granted
+    -> REVOKED (AccessRevoked); a revocation this event started and did not finish resumes."""
+    reason = reason[:256]
+    state = r.get("state")
+    if state == "PENDING":
+        if reg.transition(
+            r["request_id"],
+            expected="PENDING",
+            new="DENIED",
+            changes={"decided_by": by, "decision_reason": reason, "decided_at": iso(ctx.now())},
+            due=NO_DEADLINE,
+            prune_at=_prune_at(ctx),
+            consumer_domain=r["consumer_domain"],
+        ):
+            return [_denied(r, reason=reason, by=by)]
+        return []
+    if state == "APPROVED":
+        if _start_revocation(ctx, reg, r, reason=reason, revoked_by=by):
+            return [
+                _revoke(
+                    ctx, reg, r, reason=reason, revoked_by=by, correlation_id=r["correlation_id"]
+                )
+            ]
+        return []
+    if r.get("revoke_event") == ctx.envelope.id and not r.get("grants_revoked_at"):
+        return [
+            _revoke(
+                ctx,
+                reg,
+                r,
+                reason=r.get("revocation_reason") or reason,
+                revoked_by=r.get("revoked_by") or by,
+                correlation_id=r["correlation_id"],
+            )
+        ]
+    return []
+
+
+def _denied(r: dict[str, Any], *, reason: str, by: str) -> AccessDenied:
+    return AccessDenied(
+        request_id=r["request_id"],
+        consumer_domain=r["consumer_domain"],
+        producer_domain=r["producer_domain"],
+        product=r["product"],
+        reason=reason[:256],
+        decided_by=by[:256],
+        recipients=[r["consumer_account"]],
+        correlation_id=r["correlation_id"],
     )
 
 
@@ -283,18 +392,15 @@ def register_product(
     catalog = ctx.config.account_id
     database = domain["central_database"]
     names = {t.name: central_table_name(event.product, t.name) for t in event.tables}
-    # A central table name must not belong to another product of the domain.
     glue = ctx.client("glue")
     flag = str(ctx.config.setting("pii_parameter", "pii_flag"))
-    # A central table name must not belong to another product of the domain: the registry
-    # answers that in one query, before anything is changed.
+    # A central table name must not belong to another product of the domain: each name's
+    # claim item answers that, all in one BatchGetItem, before anything is changed.
     owners = {
-        t["central_table"]: item["product"]
-        for item in reg.query_index(f"DOMAINPRODUCTS#{event.domain}")
-        if item["product"] != event.product
-        for t in item.get("tables", [])
+        c["central_table"]: c["product"]
+        for c in reg.get_many([_claim_key(event.domain, n) for n in names.values()])
     }
-    clashes = sorted(n for n in names.values() if n in owners)
+    clashes = sorted(n for n in names.values() if owners.get(n, event.product) != event.product)
     if clashes:
         raise RejectEvent(
             f"central tables {clashes} already belong to products "
@@ -321,6 +427,32 @@ def register_product(
     sharing_mode = event.sharing_mode or domain["sharing_mode"]
     mesh = ctx.config.mesh_name
     lake.ensure_lf_tag_value(ctx, lake.product_tag(mesh), event.product, new=existing is None)
+    # Claimed after the last check that can refuse: a refusal leaves no claim behind.
+    unclaimed = sorted(n for n in names.values() if n not in owners)
+    if unclaimed:
+        try:
+            reg.put_all(
+                [
+                    {
+                        "pk": _claim_key(event.domain, n)[0],
+                        "sk": "META",
+                        "domain": event.domain,
+                        "product": event.product,
+                        "central_table": n,
+                        "claimed_at": iso(ctx.now()),
+                    }
+                    for n in unclaimed
+                ],
+                condition="attribute_not_exists(pk) OR #p = :p",
+                values={":p": event.product},
+                names={"#p": "product"},
+            )
+        except ConditionFailed as exc:
+            raise RejectEvent(
+                f"central tables among {unclaimed} were claimed concurrently by another product "
+                f"of domain {event.domain!r}; rename the tables",
+                kind="state",
+            ) from exc
     changed: list[str] = []
     for spec in event.tables:
         name = names[spec.name]
@@ -416,11 +548,17 @@ def register_product(
         if (existing.get("last_crawl") or {}).get("state") == "SUCCEEDED":
             return None
         return registered.model_copy(update={"changed_tables": sorted(names.values())})
+    lake.ensure_class_tag(ctx)
+    classes = _classes({**(existing or {}), "tables": tables})
     for name in names.values():
         lake.tag_resource(
             ctx,
             lake.table_resource(catalog, database, name),
-            {lake.domain_tag(mesh): event.domain, lake.product_tag(mesh): event.product},
+            {
+                lake.domain_tag(mesh): event.domain,
+                lake.product_tag(mesh): event.product,
+                lake.class_tag(mesh): classes[name],
+            },
         )
     lake.apply_grants(
         ctx, lake.producer_grants(catalog, database, list(names.values()), domain["account_id"])
@@ -455,6 +593,11 @@ def register_product(
         # Another registration of the same product won the race; redelivery re-applies ours.
         raise RuntimeError(f"product {event.domain}.{event.product} changed concurrently") from exc
     return registered.model_copy(update={"changed_tables": changed})
+
+
+def _claim_key(domain: str, central_table: str) -> tuple[str, str]:
+    """The registry key saying which product owns a central table name of ``domain``."""
+    return f"CTABLE#{domain}#{central_table}", "META"
 
 
 def _registered_event(
@@ -537,17 +680,25 @@ def schema_updated(event: ProductSchemaUpdated, ctx: HandlerContext) -> None:
                     base=table,
                 ),
             )
-    reg.update(
-        f"PRODUCT#{event.domain}#{event.product}",
-        {
-            "schema": [t.model_dump(mode="json") for t in event.tables],
-            "last_crawl": {
-                "state": "SUCCEEDED",
-                "at": iso(ctx.now()),
-                "crawler": event.crawler_name,
-            },
+    crawled = {
+        "schema": [t.model_dump(mode="json") for t in event.tables],
+        "last_crawl": {
+            "state": "SUCCEEDED",
+            "at": iso(ctx.now()),
+            "crawler": event.crawler_name,
         },
-    )
+    }
+    # A table whose schema is known now may become open (never the other way: declarations
+    # stay): its classification tag follows, so tag grants for open data cover it from now.
+    before, after = _classes(product), _classes({**product, **crawled})
+    for name, value in sorted(after.items()):
+        if before.get(name) != value:
+            lake.tag_resource(
+                ctx,
+                lake.table_resource(ctx.config.account_id, database, name),
+                {lake.class_tag(ctx.config.mesh_name): value},
+            )
+    reg.update(f"PRODUCT#{event.domain}#{event.product}", crawled)
 
 
 @onboarding.on(ProductCrawlFailed)
@@ -569,72 +720,93 @@ def crawl_failed(event: ProductCrawlFailed, ctx: HandlerContext) -> None:
 
 @onboarding.on(ProductDeprecated)
 def deprecate_product(event: ProductDeprecated, ctx: HandlerContext) -> list[EventDetail]:
+    """No new requests; pending ones end now; granted access ends at the stated end.
+
+    The end is the event's ``access_ends_at`` (at once when it is not after now), else the
+    grace period (setting ``deprecation_grace_days``, default 90); a grant ending earlier on
+    its own keeps its end. The sweep revokes each grant when its end comes. Reads only the
+    product's open requests (the sparse index), and resumes on redelivery.
+    """
     reg = Registry(ctx)
     product = _owned_product(ctx, reg, event.domain, event.product)
+    now = ctx.now()
     if product.get("status") == "DEPRECATED":
-        return []
-    reg.update(
-        f"PRODUCT#{event.domain}#{event.product}",
-        {
-            "status": "DEPRECATED",
-            "deprecated_at": iso(ctx.now()),
-            "deprecation_reason": event.reason,
-            "successor": event.successor,
-        },
-    )
-    # Pending requests end now (the product accepts no new access); granted access is kept
-    # until its own end (the producer revokes it when it should stop at once).
+        if product.get("deprecation_event") != ctx.envelope.id:
+            return []
+        end = from_iso(product["access_ends_at"])
+    else:
+        grace = int(ctx.config.setting("deprecation_grace_days", 90))
+        end = event.access_ends_at or now + timedelta(days=grace)
+        reg.update(
+            f"PRODUCT#{event.domain}#{event.product}",
+            {
+                "status": "DEPRECATED",
+                "deprecated_at": iso(now),
+                "deprecation_reason": event.reason,
+                "successor": event.successor,
+                "access_ends_at": iso(end),
+                "deprecation_event": ctx.envelope.id,
+            },
+        )
     out: list[EventDetail] = []
     reason = f"product {event.domain}.{event.product} is deprecated: {event.reason}"[:256]
-    for r in reg.requests_in_state("PENDING"):
-        if r["producer_domain"] != event.domain or r["product"] != event.product:
-            continue
-        if reg.transition(
-            r["request_id"],
-            expected="PENDING",
-            new="DENIED",
-            changes={
-                "decided_by": "central:deprecation",
-                "decision_reason": reason,
-                "decided_at": iso(ctx.now()),
-            },
-            due=NO_DEADLINE,
-        ):
-            out.append(
-                AccessDenied(
-                    request_id=r["request_id"],
-                    consumer_domain=r["consumer_domain"],
-                    producer_domain=r["producer_domain"],
-                    product=r["product"],
-                    reason=reason,
-                    decided_by="central:deprecation",
-                    recipients=[r["consumer_account"]],
-                    correlation_id=r["correlation_id"],
+    ends = iso(end)
+    ended = f"{reason}; access ended at {ends}"[:256]
+    consumers: set[str] = set()
+    for r in reg.open_requests_of_product(event.domain, event.product):
+        if r["state"] == "PENDING":
+            out.extend(_end_request(ctx, reg, r, reason=reason, by="central:deprecation"))
+        elif r["state"] == "APPROVED" and end <= now:
+            out.extend(_end_request(ctx, reg, r, reason=ended, by="central:deprecation"))
+        elif r["state"] == "APPROVED":
+            consumers.add(r["consumer_account"])
+            if r.get("access_ends_at") and r["access_ends_at"] <= ends:
+                continue  # ends earlier on its own
+            try:
+                reg.update(
+                    r["pk"],
+                    {
+                        "access_ends_at": ends,
+                        "access_end_reason": ended,
+                        "gsi1sk": f"{ends}#{r['request_id']}",
+                    },
+                    condition="#s = :approved",
+                    values={":approved": "APPROVED"},
+                    names={"#s": "state"},
                 )
+            except ConditionFailed:
+                continue  # revoked meanwhile
+        else:
+            out.extend(_end_request(ctx, reg, r, reason=ended, by="central:deprecation"))
+    recipients = sorted(consumers)
+    # AddressedEvent carries at most 100 recipients: one notice per hundred consumers.
+    for i in range(0, len(recipients), 100):
+        out.append(
+            ProductDeprecationNotice(
+                domain=event.domain,
+                product=event.product,
+                reason=event.reason,
+                successor=event.successor,
+                access_ends_at=end,
+                recipients=recipients[i : i + 100],
+                **event.follow_up(),
             )
-    consumers = sorted(
-        {
-            r["consumer_account"]
-            for r in reg.requests_in_state("APPROVED")
-            if r["producer_domain"] == event.domain and r["product"] == event.product
-        }
-    )
-    if not consumers:
-        return out
-    return [
-        *out,
-        ProductDeprecationNotice(
-            domain=event.domain,
-            product=event.product,
-            reason=event.reason,
-            successor=event.successor,
-            recipients=consumers[:100],
-            **event.follow_up(),
-        ),
-    ]
+        )
+    return out
 
 
 # -- access --------------------------------------------------------------------------------
+def _classes(product: dict[str, Any]) -> dict[str, str]:
+    """Each central table's classification LF-tag value (``lake.class_tag``): ``sensitive``
+    when what the registry knows makes it so (:func:`_declared_sensitivity`), else ``open``."""
+    return {
+        t["central_table"]: "sensitive"
+        if _declared_sensitivity(product, [t["central_table"]])
+        else "open"
+        for t in product["tables"]
+    }
+
+
 def _declared_sensitivity(product: dict[str, Any], tables: list[str]) -> list[str]:
     """Why ``tables`` are sensitive by what the registry knows, whatever the catalog shows.
 
@@ -717,6 +889,7 @@ def _grant(
         mesh_name=ctx.config.mesh_name,
         domain=item["producer_domain"],
         product=item["product"],
+        sensitive_tables=item.get("sensitive_tables") or (),
     )
     # Counted before granting: a revocation of another request of this consumer between the
     # two steps then cannot take away what this one is about to rely on.
@@ -801,16 +974,21 @@ def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail |
         tables = [by_name[t] for t in event.tables]
     else:
         tables = [by_name[t] for t in sorted(by_name)]
-    reasons = _declared_sensitivity(product, tables)
-    reasons += [
-        r
-        for r in lake.classify(
-            ctx, catalog=ctx.config.account_id, database=product["central_database"], tables=tables
-        )
-        if r not in reasons
-    ]
+    by_table = lake.classify_tables(
+        ctx, catalog=ctx.config.account_id, database=product["central_database"], tables=tables
+    )
+    reasons: list[str] = []
+    sensitive: list[str] = []
+    for table in tables:
+        found = _declared_sensitivity(product, [table]) + by_table.get(table, [])
+        reasons += [r for r in found if r not in reasons]
+        if found or by_table[""]:
+            sensitive.append(table)
+    reasons += [r for r in by_table[""] if r not in reasons]
     item = _request_item(event, ctx, product, tables, reasons)
     item["all_tables"] = not event.tables
+    # Granted by name in tag mode: a tag grant covers open tables only.
+    item["sensitive_tables"] = sensitive or None
     policy = str(ctx.config.setting("approval_policy", "auto"))
     if reasons or policy == "always":
         ttl_days = int(ctx.config.setting("request_ttl_days", 7))
@@ -820,7 +998,9 @@ def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail |
             expires_at=iso(expires),
             gsi1pk="REQSTATE#PENDING",
             gsi1sk=f"{iso(expires)}#{event.request_id}",
+            **open_index_keys(event.producer_domain, event.product, event.request_id),
         )
+        reg.open_by(event.consumer_domain, event.request_id, event.producer_domain)
         try:
             reg.put(item, condition="attribute_not_exists(pk)")
         except ConditionFailed:
@@ -845,7 +1025,9 @@ def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail |
         decided_by="policy:auto",
         decided_at=iso(ctx.now()),
         decision_reason="not sensitive",
+        **open_index_keys(event.producer_domain, event.product, event.request_id),
     )
+    reg.open_by(event.consumer_domain, event.request_id, event.producer_domain)
     try:
         reg.put(item, condition="attribute_not_exists(pk)")
     except ConditionFailed:
@@ -864,6 +1046,13 @@ def decide(event: AccessDecided, ctx: HandlerContext) -> EventDetail | None:
         raise RejectEvent(
             f"account {ctx.sender_account} may not decide request {event.request_id}: only the "
             f"producer's account {item['producer_account']} may"
+        )
+    producer = reg.domain(item["producer_domain"])
+    if producer is None or producer.get("status") != "ACTIVE":
+        raise RejectEvent(
+            f"domain {item['producer_domain']!r} is deregistered: its decision on request "
+            f"{event.request_id} is refused",
+            kind="state",
         )
     state = item.get("state")
     if state != "PENDING":
@@ -898,6 +1087,8 @@ def decide(event: AccessDecided, ctx: HandlerContext) -> EventDetail | None:
         condition="#e > :now",
         values={":now": now},
         names={"#e": "expires_at"},
+        prune_at=None if event.approved else _prune_at(ctx),
+        consumer_domain=item["consumer_domain"],
     )
     if not moved:
         raise RejectEvent(f"request {event.request_id} is no longer pending", kind="state")
@@ -905,16 +1096,7 @@ def decide(event: AccessDecided, ctx: HandlerContext) -> EventDetail | None:
     # The answer continues the request's flow, whatever id the decision tool used.
     if event.approved:
         return _grant(ctx, reg, item, item["correlation_id"])
-    return AccessDenied(
-        request_id=event.request_id,
-        consumer_domain=item["consumer_domain"],
-        producer_domain=item["producer_domain"],
-        product=item["product"],
-        reason=event.reason or "denied",
-        decided_by=str(event.decided_by)[:256],
-        recipients=[item["consumer_account"]],
-        correlation_id=item["correlation_id"],
-    )
+    return _denied(item, reason=event.reason or "denied", by=str(event.decided_by))
 
 
 @access.on(AccessLinked)
@@ -946,12 +1128,7 @@ def _revoke(
     revoked_by: str,
     correlation_id: str,
 ) -> AccessRevoked:
-    # Only what no other active request of the consumer account still relies on.
-    unused = reg.release_grants(
-        item["consumer_account"], item.get("grants") or [], item["request_id"]
-    )
-    lake.revoke_grants(ctx, unused)
-    reg.update(item["pk"], {"grants_revoked_at": iso(ctx.now())})
+    _release(ctx, reg, item)
     return AccessRevoked(
         request_id=item["request_id"],
         reason=reason[:256],
@@ -960,6 +1137,65 @@ def _revoke(
         link_database=item.get("link_database"),
         recipients=sorted({item["consumer_account"], item["producer_account"]}),
         correlation_id=correlation_id,
+    )
+
+
+@access.on(AccessLinkFailed)
+def link_failed(event: AccessLinkFailed, ctx: HandlerContext) -> EventDetail | None:
+    """The consumer refused the grant: the request ends ``LINK_FAILED``, what central granted
+    for it is revoked (shared grants counted), and the consumer is told why."""
+    _require_member(ctx)
+    reg = Registry(ctx)
+    item = reg.request(event.request_id)
+    if item is None or item["consumer_account"] != ctx.sender_account:
+        raise RejectEvent(f"account {ctx.sender_account} has no request {event.request_id}")
+    state = item.get("state")
+    if state == "LINK_FAILED":
+        if item.get("link_failed_event") != ctx.envelope.id or item.get("grants_revoked_at"):
+            return None
+    elif state == "APPROVED":
+        moved = reg.transition(
+            event.request_id,
+            expected="APPROVED",
+            new="LINK_FAILED",
+            changes={
+                "link_failed_reason": event.reason,
+                "link_failed_at": iso(ctx.now()),
+                "link_failed_event": ctx.envelope.id,
+            },
+            due=iso(ctx.now()),
+        )
+        if not moved:
+            return None  # revoked or refused meanwhile
+    elif state == "REVOKED":
+        return None  # already ended: nothing left to undo
+    else:
+        raise RejectEvent(
+            f"request {event.request_id} is {state}: it was never granted, nothing to refuse",
+            kind="state",
+        )
+    _release(ctx, reg, item)
+    return AccessLinkFailed(
+        request_id=event.request_id,
+        consumer_domain=item["consumer_domain"],
+        reason=f"the consumer could not link the grant: {event.reason}"[:256],
+        recipients=[item["consumer_account"]],
+        correlation_id=item["correlation_id"],
+    )
+
+
+def _release(ctx: HandlerContext, reg: Registry, item: dict[str, Any]) -> None:
+    """Revoke the request's grants that no other active request of the consumer account
+    still relies on, then close the request (nothing due, out of the open indexes, TTL)."""
+    unused = reg.release_grants(
+        item["consumer_account"], item.get("grants") or [], item["request_id"]
+    )
+    lake.revoke_grants(ctx, unused)
+    reg.close(
+        item["request_id"],
+        {"grants_revoked_at": iso(ctx.now())},
+        prune_at=_prune_at(ctx),
+        consumer_domain=item["consumer_domain"],
     )
 
 
@@ -1034,7 +1270,9 @@ def sweep(event: ScheduledEvent, ctx: HandlerContext) -> list[EventDetail]:
             expected="PENDING",
             new="EXPIRED",
             changes={"expired_at": now},
-            due=now,
+            due=NO_DEADLINE,
+            prune_at=_prune_at(ctx),
+            consumer_domain=item["consumer_domain"],
         )
         if not expired:
             continue
@@ -1064,7 +1302,7 @@ def sweep(event: ScheduledEvent, ctx: HandlerContext) -> list[EventDetail]:
     for item in reg.requests_in_state("APPROVED", due_before=now):
         if not item.get("access_ends_at") or item["access_ends_at"] > now:
             continue
-        reason = f"access period ended at {item['access_ends_at']}"
+        reason = item.get("access_end_reason") or f"access period ended at {item['access_ends_at']}"
         if _start_revocation(ctx, reg, item, reason=reason, revoked_by="central:expiry"):
             out.append(
                 _revoke(

@@ -4,6 +4,13 @@ The consumer's admin grants its named principals on what central granted its acc
 on the target tables (catalog of central) and DESCRIBE on the local resource links.
 Revocation removes those grants and the links. A revocation that overtakes its grant
 (out-of-order delivery) leaves a tombstone so the late grant is not acted on.
+
+Two requests may share a link database (the same product) and named links: each is counted
+(``LINKUSE#<database>`` items, the requests using it), so an unlink reads and writes only the
+units of its own request, whatever else the account has linked.
+
+A grant for principals outside the domain's allowlist is refused, not dead-lettered: the
+consumer answers ``AccessLinkFailed`` and central ends the request and revokes its grants.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from meshkit.events.access import (
     AccessExpired,
     AccessGranted,
     AccessLinked,
+    AccessLinkFailed,
     AccessRevoked,
 )
 from meshkit.events.products import ProductDeprecationNotice
@@ -29,6 +37,7 @@ from meshkit.handlers.sharing import (
 )
 from meshkit.runtime.errors import RejectEvent
 from meshkit.runtime.router import EventRouter
+from meshkit.runtime.tables import TTL_ATTRIBUTE
 
 if TYPE_CHECKING:
     from meshkit.events.base import EventDetail
@@ -37,6 +46,19 @@ if TYPE_CHECKING:
 __all__ = ["router"]
 
 router = EventRouter("domain.consumer")
+
+#: Tombstones and closed-request notes outlive any late delivery (SQS keeps a message at most
+#: 14 days), then DynamoDB's TTL prunes them.
+_NOTE_DAYS = 30
+
+
+def _prune_at(ctx: HandlerContext) -> int:
+    return int(ctx.now().timestamp()) + _NOTE_DAYS * 86400
+
+
+def _link_units(mode: str, tables: list[str]) -> list[str]:
+    """What one request's links consist of: the link database, and (named) one link per table."""
+    return ["DATABASE", *(f"TABLE#{t}" for t in tables)] if mode == "named" else ["DATABASE"]
 
 
 def _mine(ctx: HandlerContext, consumer_domain: str | None) -> bool:
@@ -89,18 +111,23 @@ def link_granted(event: AccessGranted, ctx: HandlerContext) -> EventDetail | Non
     foreign = [p for p in event.principals if p.split(":")[4] != ctx.config.account_id]
     if foreign:
         raise RejectEvent(f"principals {foreign} are not roles of this account", kind="validation")
+    reg = Registry(ctx)
+    if reg.get("REVOKED", event.request_id) is not None:
+        return None  # the revocation overtook this grant
     allowed = ctx.config.setting("principals", None)
     if allowed:
         unknown = sorted(set(event.principals) - set(allowed))
         if unknown:
-            raise RejectEvent(
-                f"principals {unknown} are not among this domain's consumer principals; "
-                "add them to DataDomain(consumer_principals=...)",
-                kind="validation",
+            # A valid grant this domain will not use: refused, and central undoes it.
+            return AccessLinkFailed(
+                request_id=event.request_id,
+                consumer_domain=event.consumer_domain,
+                reason=(
+                    f"principals {unknown} are not among domain {event.consumer_domain}'s "
+                    "consumer principals; add them to DataDomain(consumer_principals=...)"
+                )[:256],
+                **event.follow_up(),
             )
-    reg = Registry(ctx)
-    if reg.get("REVOKED", event.request_id) is not None:
-        return None  # the revocation overtook this grant
     accept_invitations(ctx)
     link_db = link_database_name(ctx.config.mesh_name, event.central_database, event.product)
     if event.sharing_mode == "tag":
@@ -126,6 +153,9 @@ def link_granted(event: AccessGranted, ctx: HandlerContext) -> EventDetail | Non
         "linked_at": iso(ctx.now()),
     }
     principal_grants = _principal_grants(ctx, item)
+    reg.hold(
+        f"LINKUSE#{link_db}", _link_units(event.sharing_mode, list(event.tables)), event.request_id
+    )
     reg.hold_grants("principals", principal_grants, event.request_id)
     apply_grants(ctx, principal_grants)
     reg.put(item)
@@ -136,13 +166,6 @@ def link_granted(event: AccessGranted, ctx: HandlerContext) -> EventDetail | Non
         links=list(event.tables) if event.sharing_mode == "named" else [],
         principals=event.principals,
         **event.follow_up(),
-    )
-
-
-def _other_users_of(reg: Registry, link_db: str, request_id: str) -> bool:
-    return any(
-        i["link_database"] == link_db and i["request_id"] != request_id
-        for i in reg.query_pk("ACCESS")
     )
 
 
@@ -158,6 +181,7 @@ def unlink_revoked(event: AccessRevoked, ctx: HandlerContext) -> None:
             "sk": event.request_id,
             "revoked_at": iso(ctx.now()),
             "reason": event.reason,
+            TTL_ATTRIBUTE: _prune_at(ctx),
         }
     )
     item = reg.get("ACCESS", event.request_id)
@@ -168,34 +192,49 @@ def unlink_revoked(event: AccessRevoked, ctx: HandlerContext) -> None:
         ctx, reg.release_grants("principals", _principal_grants(ctx, item), event.request_id)
     )
     glue = ctx.client("glue")
-    shared = _other_users_of(reg, item["link_database"], event.request_id)
-    try:
-        if item["mode"] == "named":
-            for table in item["tables"]:
-                if not shared:
-                    glue.delete_table(DatabaseName=item["link_database"], Name=table)
-        if not shared:
-            glue.delete_database(Name=item["link_database"])
-    except Exception as exc:
-        if aws_error_code(exc) != "EntityNotFoundException":
-            raise
+    link_db = item["link_database"]
+    # Only the links no other request of this account still uses.
+    free = reg.release(
+        f"LINKUSE#{link_db}", _link_units(item["mode"], item["tables"]), event.request_id
+    )
+    for unit in free:
+        if unit.startswith("TABLE#") and "DATABASE" not in free:
+            _gone_ok(lambda t=unit: glue.delete_table(DatabaseName=link_db, Name=t[6:]))
+    if "DATABASE" in free:
+        _gone_ok(lambda: glue.delete_database(Name=link_db))  # its links go with it
     reg.delete("ACCESS", event.request_id)
 
 
-@router.on(AccessDenied, AccessExpired)
-def request_closed(event: AccessDenied | AccessExpired, ctx: HandlerContext) -> None:
+def _gone_ok(call: Any) -> None:
+    try:
+        call()
+    except Exception as exc:
+        if aws_error_code(exc) != "EntityNotFoundException":
+            raise
+
+
+@router.on(AccessDenied, AccessExpired, AccessLinkFailed)
+def request_closed(
+    event: AccessDenied | AccessExpired | AccessLinkFailed, ctx: HandlerContext
+) -> None:
+    """Keep central's answer (and its reason) where the requesting team looks."""
     require_central(ctx)
     if not _mine(ctx, event.consumer_domain):
         return
-    reason = event.reason if isinstance(event, AccessDenied) else "expired unanswered"
+    if isinstance(event, AccessLinkFailed):
+        reason, product = event.reason, None
+    else:
+        reason = event.reason if isinstance(event, AccessDenied) else "expired unanswered"
+        product = f"{event.producer_domain}.{event.product}"
     Registry(ctx).put(
         {
             "pk": "CLOSED",
             "sk": event.request_id,
             "state": event.DETAIL_TYPE,
             "reason": reason,
-            "product": f"{event.producer_domain}.{event.product}",
+            "product": product,
             "at": iso(ctx.now()),
+            TTL_ATTRIBUTE: _prune_at(ctx),
         }
     )
 

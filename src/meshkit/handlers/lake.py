@@ -17,12 +17,14 @@ if TYPE_CHECKING:
     from meshkit.runtime.context import HandlerContext
 
 __all__ = [
+    "CLASS_VALUES",
     "DOMAIN_TAG_ALIAS",
     "LF_TAG_VALUE_LIMIT",
     "PRODUCT_TAG_ALIAS",
     "Grant",
     "apply_grants",
     "check_bucket_owner",
+    "class_tag",
     "classify",
     "deregister_location",
     "domain_tag",
@@ -50,6 +52,17 @@ def domain_tag(mesh_name: str) -> str:
     ``meshkit:<mesh>:domain`` cannot collide between two meshes.
     """
     return f"meshkit:{mesh_name}:domain"
+
+
+#: Every product table's classification (:func:`class_tag`): ``open`` or ``sensitive``. A
+#: tag-mode grant for non-sensitive data matches ``open`` only, so a sensitive table added to
+#: the product later is not covered: it needs its own approval.
+CLASS_VALUES = ("open", "sensitive")
+
+
+def class_tag(mesh_name: str) -> str:
+    """The LF-tag key holding each product table's classification (see :func:`domain_tag`)."""
+    return f"meshkit:{mesh_name}:class"
 
 
 def product_tag(mesh_name: str) -> str:
@@ -102,6 +115,17 @@ def ensure_lf_tag_value(ctx: HandlerContext, key: str, value: str, *, new: bool 
         if aws_error_code(exc) == "ResourceNumberLimitExceededException":
             raise _tag_full(key, value) from exc
         raise
+
+
+def ensure_class_tag(ctx: HandlerContext) -> None:
+    """The classification LF-tag with its two values (one call once it exists)."""
+    try:
+        ctx.client("lakeformation").create_lf_tag(
+            TagKey=class_tag(ctx.config.mesh_name), TagValues=list(CLASS_VALUES)
+        )
+    except Exception as exc:
+        if aws_error_code(exc) != "AlreadyExistsException":
+            raise
 
 
 def _tag_full(key: str, value: str) -> RejectEvent:
@@ -335,11 +359,20 @@ def consumer_grants(
     mesh_name: str,
     domain: str,
     product: str,
+    sensitive_tables: Sequence[str] = (),
 ) -> tuple[list[Grant], dict[str, list[str]] | None]:
-    """Grants for a consumer account (grantable, so it can grant its own principals)."""
+    """Grants for a consumer account (grantable, so it can grant its own principals).
+
+    Tag mode grants the product's ``open`` tables by expression (tables added later inherit
+    it only when they are open too) and the approved ``sensitive_tables`` by name.
+    """
     if mode == "tag":
         domain_key = domain_tag(mesh_name)
-        expression = {domain_key: [domain], product_tag(mesh_name): [product]}
+        expression = {
+            domain_key: [domain],
+            product_tag(mesh_name): [product],
+            class_tag(mesh_name): ["open"],
+        }
         return (
             [
                 grant(
@@ -353,6 +386,16 @@ def consumer_grants(
                     tag_policy(catalog, "TABLE", expression),
                     permissions,
                     grantable=True,
+                ),
+                *(
+                    grant(
+                        consumer_account,
+                        table_resource(catalog, database, t),
+                        permissions,
+                        grantable=True,
+                    )
+                    for t in tables
+                    if t in sensitive_tables
                 ),
             ],
             expression,
@@ -375,18 +418,27 @@ def classify(
     Sensitive when the parameter (default ``pii_flag``) is "true" on the database, a table or
     any column, or the LF-tag (default ``confidentiality=sensitive``) is on one of them.
     """
+    by_table = classify_tables(ctx, catalog=catalog, database=database, tables=tables)
+    return [r for reasons in by_table.values() for r in reasons]
+
+
+def classify_tables(
+    ctx: HandlerContext, *, catalog: str, database: str, tables: Sequence[str]
+) -> dict[str, list[str]]:
+    """:func:`classify`'s reasons by table (``""``: the database's own, for every table)."""
     flag = str(ctx.config.setting("pii_parameter", "pii_flag"))
     tag_key, _, tag_value = str(
         ctx.config.setting("sensitive_tag", "confidentiality=sensitive")
     ).partition("=")
     glue = ctx.client("glue")
     lf = ctx.client("lakeformation")
-    reasons: list[str] = []
+    out: dict[str, list[str]] = {"": []}
 
     db = glue.get_database(CatalogId=catalog, Name=database)["Database"]
     if str(db.get("Parameters", {}).get(flag, "")).lower() == "true":
-        reasons.append(f"database {database} has {flag}=true")
+        out[""].append(f"database {database} has {flag}=true")
     for table in tables:
+        reasons = out.setdefault(table, [])
         t = glue.get_table(CatalogId=catalog, DatabaseName=database, Name=table)["Table"]
         if str(t.get("Parameters", {}).get(flag, "")).lower() == "true":
             reasons.append(f"table {table} has {flag}=true")
@@ -403,4 +455,4 @@ def classify(
             a.get("TagKey") == tag_key and tag_value in a.get("TagValues", []) for a in assigned
         ):
             reasons.append(f"table {table} carries LF-tag {tag_key}={tag_value}")
-    return reasons
+    return out

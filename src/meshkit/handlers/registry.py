@@ -9,9 +9,26 @@ Items (``pk`` / ``sk``):
 * ``GRANTUSE#<scope>`` / ``<grant unit>`` — which active requests rely on one Lake Formation
   permission of one principal on one resource (``users``, a string set): two requests of one
   consumer may need the same grant, and a revocation removes only what no request still uses.
+* ``OPENBY#<consumer domain>`` / ``<request id>`` — the consumer's open requests (written
+  with the request, deleted when it closes): deregistration finds the domain's own requests
+  by key.
+* ``CTABLE#<domain>#<central table>`` / ``META`` — which product owns a central table name,
+  so a registration checks its names with one ``BatchGetItem`` whatever the domain holds.
 * ``REQUEST#<id>`` / ``META`` — an access request and its grants; its state machine is
-  PENDING -> APPROVED | DENIED | EXPIRED, APPROVED -> REVOKED, each transition one conditional
-  write; ``gsi1`` = ``REQSTATE#<state>`` / ``<deadline>#<id>`` so the sweep finds what expires.
+  PENDING -> APPROVED | DENIED | EXPIRED, APPROVED -> REVOKED | LINK_FAILED, each transition one
+  conditional write. Indexes:
+
+  - ``gsi1`` = ``REQSTATE#<state>`` / ``<deadline>#<id>``: the sweep reads what is due (a
+    pending request's expiry, a grant's end, a revocation not finished yet) and nothing else:
+    a finished revocation moves its deadline to ``NO_DEADLINE``;
+  - ``gsi2`` = ``OPEN#<producer domain>#<product>`` / ``<id>``: sparse, only while the
+    request is open (pending, granted, or its grants not yet released), so deprecation and
+    deregistration read exactly the requests they close;
+  - a finished request carries ``expires_at_epoch`` (``request_retention_days``, default 365):
+    DynamoDB's TTL prunes it after the retention period.
+
+Domain state tables use the same layout for their own items (``ACCESS``, ``LINKUSE#<db>``,
+tombstones with a TTL).
 
 It is the source of truth for audits: who asked, who decided, when and why.
 """
@@ -24,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from meshkit.handlers._common import aws_error_code
+from meshkit.runtime.tables import TTL_ATTRIBUTE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -31,13 +49,24 @@ if TYPE_CHECKING:
     from meshkit.registry import DomainRecord, ProductRecord, RequestRecord
     from meshkit.runtime.context import HandlerContext
 
-__all__ = ["ConditionFailed", "Registry"]
+__all__ = ["NO_DEADLINE", "OPEN_STATES", "ConditionFailed", "Registry", "open_index_keys"]
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
 
 #: gsi1 sort key for a state with no deadline.
 NO_DEADLINE = "9999-12-31T23:59:59Z"
+
+#: Request states still holding or awaiting something (kept in the sparse indexes).
+OPEN_STATES = frozenset({"PENDING", "APPROVED"})
+
+#: Index attributes of the open-request index, removed when a request is closed.
+OPEN_INDEX_ATTRIBUTES = ("gsi2pk", "gsi2sk")
+
+
+def open_index_keys(producer_domain: str, product: str, request_id: str) -> dict[str, str]:
+    """The sparse-index attributes of an open request."""
+    return {"gsi2pk": f"OPEN#{producer_domain}#{product}", "gsi2sk": request_id}
 
 
 class ConditionFailed(Exception):
@@ -92,6 +121,32 @@ class Registry:
             kwargs["ExpressionAttributeNames"] = dict(names)
         self._write(self.ddb.put_item, kwargs)
 
+    def put_all(
+        self,
+        items: list[Mapping[str, Any]],
+        *,
+        condition: str,
+        values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> None:
+        """Put up to 100 items at once, each under ``condition``: all or none
+        (``TransactWriteItems``); ConditionFailed when any condition fails."""
+        if not 0 < len(items) <= 100:
+            raise ValueError("put_all writes 1 to 100 items")
+        put: dict[str, Any] = {"TableName": self.table, "ConditionExpression": condition}
+        if values:
+            put["ExpressionAttributeValues"] = _to_ddb(values)
+        if names:
+            put["ExpressionAttributeNames"] = dict(names)
+        try:
+            self.ddb.transact_write_items(
+                TransactItems=[{"Put": {**put, "Item": _to_ddb(item)}} for item in items]
+            )
+        except Exception as exc:
+            if aws_error_code(exc) == "TransactionCanceledException":
+                raise ConditionFailed(str(exc)) from exc
+            raise
+
     def update(
         self,
         pk: str,
@@ -139,18 +194,48 @@ class Registry:
         self.ddb.delete_item(TableName=self.table, Key=_to_ddb({"pk": pk, "sk": sk}))
 
     def query_index(
-        self, gsi1pk: str, *, before: str | None = None, limit: int = 100
+        self,
+        pk: str,
+        *,
+        before: str | None = None,
+        prefix: str | None = None,
+        index: str = "gsi1",
+        limit: int = 100,
     ) -> Iterator[dict[str, Any]]:
-        """Items of one gsi1 partition (optionally with gsi1sk < ``before``), all pages."""
+        """Items of one partition of ``index`` (optionally with sort key < ``before``, or
+        beginning with ``prefix``), all pages."""
+        condition = f"{index}pk = :p"
+        if before:
+            condition += f" AND {index}sk < :b"
+        elif prefix:
+            condition += f" AND begins_with({index}sk, :b)"
         return self._pages(
             {
                 "TableName": self.table,
-                "IndexName": "gsi1",
-                "KeyConditionExpression": "gsi1pk = :p" + (" AND gsi1sk < :b" if before else ""),
-                "ExpressionAttributeValues": _to_ddb({":p": gsi1pk, ":b": before}),
+                "IndexName": index,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": _to_ddb({":p": pk, ":b": before or prefix}),
                 "Limit": limit,
             }
         )
+
+    def get_many(self, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """The items of up to 100 ``(pk, sk)`` keys, in one ``BatchGetItem`` (plus retries of
+        what DynamoDB left unprocessed)."""
+        if len(keys) > 100:
+            raise ValueError("get_many reads at most 100 keys per call")
+        out: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            self.table: {
+                "Keys": [_to_ddb({"pk": pk, "sk": sk}) for pk, sk in dict.fromkeys(keys)],
+                "ConsistentRead": True,
+            }
+        }
+        while request:
+            response = self.ddb.batch_get_item(RequestItems=request)
+            out.extend(_from_ddb(i) for i in response.get("Responses", {}).get(self.table, []))
+            request = response.get("UnprocessedKeys") or {}
+        return out
 
     def query_pk(self, pk: str) -> Iterator[dict[str, Any]]:
         """Every item of one partition, all pages."""
@@ -227,17 +312,31 @@ class Registry:
         condition: str = "",
         values: Mapping[str, Any] | None = None,
         names: Mapping[str, str] | None = None,
+        prune_at: int | None = None,
+        consumer_domain: str | None = None,
     ) -> bool:
         """Move a request from state ``expected`` to ``new`` in one conditional write.
 
         ``due`` is the new state's deadline (gsi1 sort key, so the sweep finds it); extra
         ``condition`` terms are ANDed. False when the request was not in ``expected``.
+
+        A request that keeps (or still has to release) grants stays open; one that ends
+        without grants (denied, expired) leaves the open-request index and its consumer's
+        ``OPENBY`` item (``consumer_domain``), and gets its TTL (``prune_at``, epoch seconds).
+        Revocations close when their grants are released (:meth:`close`).
         """
+        closing = new not in OPEN_STATES and new not in ("REVOKED", "LINK_FAILED")
+        index: dict[str, Any] = {}
+        if closing:
+            index = dict.fromkeys(OPEN_INDEX_ATTRIBUTES)
+            if prune_at is not None:
+                index[TTL_ATTRIBUTE] = prune_at
         try:
             self.update(
                 f"REQUEST#{request_id}",
                 {
                     **changes,
+                    **index,
                     "state": new,
                     "gsi1pk": f"REQSTATE#{new}",
                     "gsi1sk": f"{due}#{request_id}",
@@ -248,12 +347,52 @@ class Registry:
             )
         except ConditionFailed:
             return False
+        if closing and consumer_domain:
+            self.delete(f"OPENBY#{consumer_domain}", request_id)
         return True
+
+    def close(
+        self, request_id: str, changes: Mapping[str, Any], *, prune_at: int, consumer_domain: str
+    ) -> None:
+        """A revoked (or refused) request released its grants: nothing is due any more, it
+        leaves the open-request index and its consumer's ``OPENBY`` item, and gets its TTL."""
+        self.update(
+            f"REQUEST#{request_id}",
+            {
+                **changes,
+                "gsi1sk": f"{NO_DEADLINE}#{request_id}",
+                **dict.fromkeys(OPEN_INDEX_ATTRIBUTES),
+                TTL_ATTRIBUTE: prune_at,
+            },
+        )
+        self.delete(f"OPENBY#{consumer_domain}", request_id)
+
+    def open_by(self, consumer_domain: str, request_id: str, producer_domain: str) -> None:
+        """Record an open request of ``consumer_domain`` (before the request is written)."""
+        self.put(
+            {
+                "pk": f"OPENBY#{consumer_domain}",
+                "sk": request_id,
+                "producer_domain": producer_domain,
+            }
+        )
 
     def requests_in_state(
         self, state: str, *, due_before: str | None = None
     ) -> list[dict[str, Any]]:
         return list(self.query_index(f"REQSTATE#{state}", before=due_before))
+
+    def open_requests_of_product(self, domain: str, product: str) -> Iterator[dict[str, Any]]:
+        """Open requests for ``domain.product``: the sparse index."""
+        return self.query_index(f"OPEN#{domain}#{product}", index="gsi2")
+
+    def open_requests_of_consumer(self, domain: str) -> Iterator[dict[str, Any]]:
+        """Open requests made by consumer ``domain``: its ``OPENBY`` items, each read by key
+        (one left by an interrupted write whose request does not exist is skipped)."""
+        for pointer in self.query_pk(f"OPENBY#{domain}"):
+            item = self.request(pointer["sk"])
+            if item is not None and item.get("consumer_domain") == domain:
+                yield item
 
     # -- shared grants ---------------------------------------------------------------------
     @staticmethod
@@ -280,14 +419,34 @@ class Registry:
 
     def hold_grants(self, scope: str, grants: list[dict[str, Any]], request_id: str) -> None:
         """Record that ``request_id`` relies on ``grants`` (idempotent: a set add)."""
-        for key, _unit in self.grant_units(grants):
+        self.hold(f"GRANTUSE#{scope}", [key for key, _unit in self.grant_units(grants)], request_id)
+
+    def hold(self, pk: str, units: list[str], request_id: str) -> None:
+        """Add ``request_id`` to the users of each unit (``pk`` / unit): one write per unit."""
+        for key in units:
             self.ddb.update_item(
                 TableName=self.table,
-                Key=_to_ddb({"pk": f"GRANTUSE#{scope}", "sk": key}),
+                Key=_to_ddb({"pk": pk, "sk": key}),
                 UpdateExpression="ADD #u :r",
                 ExpressionAttributeNames={"#u": "users"},
                 ExpressionAttributeValues={":r": {"SS": [request_id]}},
             )
+
+    def release(self, pk: str, units: list[str], request_id: str) -> list[str]:
+        """Drop ``request_id`` from the users of each unit; the units nobody uses any more."""
+        free: list[str] = []
+        for key in units:
+            answer = self.ddb.update_item(
+                TableName=self.table,
+                Key=_to_ddb({"pk": pk, "sk": key}),
+                UpdateExpression="DELETE #u :r",
+                ExpressionAttributeNames={"#u": "users"},
+                ExpressionAttributeValues={":r": {"SS": [request_id]}},
+                ReturnValues="ALL_NEW",
+            )
+            if not answer.get("Attributes", {}).get("users"):
+                free.append(key)
+        return free
 
     def release_grants(
         self, scope: str, grants: list[dict[str, Any]], request_id: str
@@ -297,16 +456,6 @@ class Registry:
 
         A unit never held (granted before the counting existed) is released at once.
         """
-        free: list[dict[str, Any]] = []
-        for key, unit in self.grant_units(grants):
-            answer = self.ddb.update_item(
-                TableName=self.table,
-                Key=_to_ddb({"pk": f"GRANTUSE#{scope}", "sk": key}),
-                UpdateExpression="DELETE #u :r",
-                ExpressionAttributeNames={"#u": "users"},
-                ExpressionAttributeValues={":r": {"SS": [request_id]}},
-                ReturnValues="ALL_NEW",
-            )
-            if not answer.get("Attributes", {}).get("users"):
-                free.append(unit)
-        return free
+        units = dict(self.grant_units(grants))
+        free = self.release(f"GRANTUSE#{scope}", list(units), request_id)
+        return [units[key] for key in free]

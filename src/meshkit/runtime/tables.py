@@ -10,7 +10,12 @@ __all__ = ["IDEMPOTENCY_TABLE", "STATE_TABLE", "SUBJECT_INDEX_TABLE", "TTL_ATTRI
 TTL_ATTRIBUTE = "expires_at_epoch"
 
 #: Central registry (domains, products, requests, grants) and each domain's own state:
-#: single-table design, ``pk``/``sk`` plus one index for listing by kind and state.
+#: single-table design, ``pk``/``sk`` plus two indexes (``meshkit.handlers.registry`` says
+#: what goes in them): ``gsi1`` lists by kind and state with a deadline as sort key (the sweep
+#: reads only what is due), ``gsi2`` is sparse, holding only the requests still open (pending,
+#: granted, or being revoked) by product, so a lifecycle end reads exactly the requests it
+#: closes. (DynamoDB adds one global secondary index per table update: add indexes one at a
+#: time, so an existing table can take each in one deployment.)
 STATE_TABLE: dict[str, Any] = {
     "KeySchema": [
         {"AttributeName": "pk", "KeyType": "HASH"},
@@ -21,6 +26,8 @@ STATE_TABLE: dict[str, Any] = {
         {"AttributeName": "sk", "AttributeType": "S"},
         {"AttributeName": "gsi1pk", "AttributeType": "S"},
         {"AttributeName": "gsi1sk", "AttributeType": "S"},
+        {"AttributeName": "gsi2pk", "AttributeType": "S"},
+        {"AttributeName": "gsi2sk", "AttributeType": "S"},
     ],
     "GlobalSecondaryIndexes": [
         {
@@ -30,7 +37,15 @@ STATE_TABLE: dict[str, Any] = {
                 {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {
+            "IndexName": "gsi2",
+            "KeySchema": [
+                {"AttributeName": "gsi2pk", "KeyType": "HASH"},
+                {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }

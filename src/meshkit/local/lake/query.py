@@ -4,10 +4,17 @@ Each table the SQL names is resolved through the asking account's catalog (resou
 checked twice, as Lake Formation would: the account must hold a usable grant from the catalog
 owner, and the principal must hold SELECT from its own account's administrator. Only then are
 the objects read (pyarrow, from moto's S3) into an in-memory DuckDB with file access disabled.
+
+Ordinary SQL works over what passes: aliases, joins of several linked tables, subqueries and
+CTEs (the check applies to every table the query touches; one refusal refuses the whole
+query and names each table refused). A query that reads ``information_schema`` (or DuckDB's
+``duckdb_tables()``/``duckdb_columns()``) sees every table the principal may read, as
+``<link database>.<table>`` with its granted columns, and nothing else.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -32,16 +39,21 @@ if TYPE_CHECKING:
 __all__ = ["QueryEngine", "split_qualified_name"]
 
 _FORMATS = {"parquet": "parquet", "csv": "csv", "json": "json"}
+#: Catalog views that list tables: a query reading one sees what the principal may read.
+_LISTINGS = ("information_schema", "duckdb_tables", "duckdb_columns")
 
 
 def split_qualified_name(name: str) -> list[str]:
-    """``"my db".t`` -> ["my db", "t"] (DuckDB's qualified names, quotes doubled inside)."""
+    """``"my db".t`` -> ["my db", "t"] (DuckDB's qualified names, quotes doubled inside); an
+    alias DuckDB reports after the name (``db.t AS o``) is left out."""
     parts: list[str] = []
     current: list[str] = []
     quoted = False
     i = 0
     while i < len(name):
         char = name[i]
+        if not quoted and char.isspace():
+            break  # `` AS alias``
         if quoted:
             if char == '"' and name[i + 1 : i + 2] == '"':
                 current.append('"')
@@ -101,6 +113,7 @@ class QueryEngine:
                     "Queries read tables through the account's resource links, never files "
                     f"or URLs directly: {exc}"
                 ) from exc
+            wanted: dict[tuple[str, str], None] = {}
             for qualified in sorted(names):
                 parts = split_qualified_name(qualified)
                 if len(parts) == 1 and ("/" in parts[0] or "." in parts[0]):
@@ -113,7 +126,26 @@ class QueryEngine:
                         f"Table {qualified!r}: name tables as <database>.<table> of account "
                         f"{account}'s catalog (its resource links)."
                     )
-                self._expose(con, account, principal, parts[0], parts[1])
+                wanted[(parts[0], parts[1])] = None
+            checked: dict[tuple[str, str], _Granted] = {}
+            refused: list[str] = []
+            for db, name in wanted:
+                try:
+                    checked[(db, name)] = self._check(account, principal, db, name)
+                except PermissionError as exc:
+                    refused.append(str(exc))
+            if refused:
+                raise PermissionError(
+                    "The query is refused, it reads tables the principal may not read: "
+                    + " | ".join(refused)
+                )
+            for (db, name), granted in checked.items():
+                self._expose(con, db, name, granted, self._read(granted.target))
+            if any(word in sql.lower() for word in _LISTINGS):
+                for (db, name), granted in self._visible(account, principal).items():
+                    if (db, name) not in checked:
+                        data = self._schema_only(granted.target)
+                        self._expose(con, db, name, granted, data)
             # Nothing the SQL could do can change the sandbox now.
             con.execute("SET lock_configuration = true")
             cursor = con.execute(sql)
@@ -122,9 +154,8 @@ class QueryEngine:
         finally:
             con.close()
 
-    def _expose(
-        self, con: duckdb.DuckDBPyConnection, account: str, principal: str, db: str, name: str
-    ) -> None:
+    def _check(self, account: str, principal: str, db: str, name: str) -> _Granted:
+        """What ``principal`` may read of ``db.name``; PermissionError naming what is missing."""
         shown = f"{db}.{name}"
         target = self._catalog.resolve_table(account, db, name)
         if target is None:
@@ -147,7 +178,49 @@ class QueryEngine:
                 f"Formation SELECT on {target.describe()} granted in account {account}."
             )
         allowed, excluded = self._ledger.columns_for(principal, target, issuer=account)
-        data = self._read(target)
+        return _Granted(target, allowed, excluded)
+
+    def _visible(self, account: str, principal: str) -> dict[tuple[str, str], _Granted]:
+        """Every ``db.table`` of the account's catalog the principal may read."""
+        glue = self._client(account, "glue")
+        out: dict[tuple[str, str], _Granted] = {}
+        for database in glue.get_databases().get("DatabaseList", []):
+            db = str(database["Name"])
+            link = self._catalog.database_link(account, db)
+            if link is not None:
+                owner = self._client(link[0], "glue")
+                try:
+                    tables = owner.get_tables(DatabaseName=link[1]).get("TableList", [])
+                except ClientError:
+                    continue
+            else:
+                tables = glue.get_tables(DatabaseName=db).get("TableList", [])
+            for table in tables:
+                try:
+                    out[(db, str(table["Name"]))] = self._check(
+                        account, principal, db, str(table["Name"])
+                    )
+                except PermissionError:
+                    continue
+        return out
+
+    def _schema_only(self, target: LakeResource) -> pa.Table:
+        try:
+            table = self._catalog.get_table(target)
+        except ClientError:
+            return _empty([], [])
+        sd = table.get("StorageDescriptor") or {}
+        return _empty(sd.get("Columns") or [], table.get("PartitionKeys") or [])
+
+    def _expose(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        db: str,
+        name: str,
+        granted: _Granted,
+        data: pa.Table,
+    ) -> None:
+        allowed, excluded = granted.allowed, granted.excluded
         keep = [
             c for c in data.column_names if (allowed is None or c in allowed) and c not in excluded
         ]
@@ -195,6 +268,15 @@ class QueryEngine:
         if not parts:
             return _empty(columns, keys)
         return pa.concat_tables(parts, promote_options="permissive")
+
+
+@dataclass(frozen=True)
+class _Granted:
+    """A table a principal passed both checks for, and the columns its grant allows."""
+
+    target: LakeResource
+    allowed: set[str] | None
+    excluded: set[str]
 
 
 def _empty(columns: list[dict[str, Any]], keys: list[dict[str, Any]]) -> pa.Table:
