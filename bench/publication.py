@@ -33,7 +33,7 @@ def run() -> list[dict[str, Any]]:
         TableSpec,
     )
     from meshkit.local.mesh import LocalMesh
-    from meshkit.local.sample_data import orders_parquet
+    from meshkit.local.sample_data import add_crawled_column, orders_parquet
 
     rows: list[dict[str, Any]] = []
     with LocalMesh(name="bench", central_account="111111111111", datazone=True) as mesh:
@@ -63,27 +63,7 @@ def run() -> list[dict[str, Any]]:
         with mesh.accounting.window("unchanged schema") as same:
             sales.put(event)
             mesh.run_until_idle()
-        glue = mesh.central.client("glue")
-        current = glue.get_table(DatabaseName="bench_sales", Name=table.name)["Table"]
-        sd = dict(current["StorageDescriptor"])
-        sd["Columns"] = [*sd["Columns"], {"Name": "channel", "Type": "string"}]
-        glue.update_table(
-            DatabaseName="bench_sales",
-            TableInput={
-                "Name": table.name,
-                "StorageDescriptor": sd,
-                "PartitionKeys": current.get("PartitionKeys", []),
-                "Parameters": current.get("Parameters", {}),
-            },
-        )
-        changed = table.model_copy(
-            update={
-                "columns": [
-                    *table.columns,
-                    table.columns[0].model_copy(update={"name": "channel", "type": "string"}),
-                ]
-            }
-        )
+        changed = add_crawled_column(mesh.central.client("glue"), "bench_sales", table, "channel")
         with mesh.accounting.window("republish after a schema change") as again:
             sales.put(event.model_copy(update={"tables": [changed]}))
             mesh.run_until_idle()

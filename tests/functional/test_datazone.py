@@ -23,7 +23,7 @@ from meshkit.events.products import (
 )
 from meshkit.events.publication import DomainPublicationConfigured, ProductPublicationOverride
 from meshkit.local.mesh import LocalMesh
-from meshkit.local.sample_data import daily_revenue_csv, orders_parquet
+from meshkit.local.sample_data import add_crawled_column, daily_revenue_csv, orders_parquet
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -122,27 +122,7 @@ def test_republishing_happens_only_when_tables_or_columns_change(mesh: LocalMesh
     assert same.calls_by_operation["datazone.StartDataSourceRun"] == 0
     assert len(mesh.published("ProductPublished")) == 1
     # A new column, as the crawler writes it into central's catalog, then its event.
-    glue = mesh.session(CENTRAL).client("glue")
-    current = glue.get_table(DatabaseName="t_sales", Name=table.name)["Table"]
-    sd = dict(current["StorageDescriptor"])
-    sd["Columns"] = [*sd["Columns"], {"Name": "channel", "Type": "string"}]
-    glue.update_table(
-        DatabaseName="t_sales",
-        TableInput={
-            "Name": table.name,
-            "StorageDescriptor": sd,
-            "PartitionKeys": current.get("PartitionKeys", []),
-            "Parameters": current.get("Parameters", {}),
-        },
-    )
-    changed = table.model_copy(
-        update={
-            "columns": [
-                *table.columns,
-                table.columns[0].model_copy(update={"name": "channel", "type": "string"}),
-            ]
-        }
-    )
+    changed = add_crawled_column(mesh.central.client("glue"), "t_sales", table, "channel")
     with mesh.accounting.window("changed") as stats:
         sales.put(event.model_copy(update={"tables": [changed]}))
         mesh.run_until_idle()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import random
 from datetime import date, timedelta
+from typing import Any
 
-__all__ = ["daily_revenue_csv", "orders_parquet"]
+from meshkit.events.products import Column, TableSchema
+
+__all__ = ["add_crawled_column", "daily_revenue_csv", "orders_parquet"]
 
 
 def orders_parquet(day: date, rows: int, *, seed: int) -> bytes:
@@ -44,3 +47,24 @@ def daily_revenue_csv(start: date, days: int, *, seed: int) -> bytes:
             orders = rng.randint(20, 200)
             lines.append(f"{day.isoformat()},{channel},{orders},{orders * rng.uniform(30, 90):.2f}")
     return ("\n".join(lines) + "\n").encode()
+
+
+def add_crawled_column(
+    glue: Any, database: str, table: TableSchema, name: str, type_: str = "string"
+) -> TableSchema:
+    """Add a column to a catalog table as the crawler would write it (``glue`` is a client of
+    the catalog's account); returns the table's schema as the crawler's event reports it."""
+    current = glue.get_table(DatabaseName=database, Name=table.name)["Table"]
+    sd = dict(current["StorageDescriptor"])
+    sd["Columns"] = [*sd["Columns"], {"Name": name, "Type": type_}]
+    glue.update_table(
+        DatabaseName=database,
+        TableInput={
+            "Name": table.name,
+            "StorageDescriptor": sd,
+            "PartitionKeys": current.get("PartitionKeys", []),
+            "Parameters": current.get("Parameters", {}),
+        },
+    )
+    column = Column(name=name, type=type_)
+    return table.model_copy(update={"columns": [*table.columns, column]})
