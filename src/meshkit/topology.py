@@ -195,8 +195,10 @@ GROUPS: tuple[HandlerGroup, ...] = (
             access.AccessDenied,
             access.AccessRevoked,
             access.AccessExpired,
+            access.AccessLinkFailed,
         ),
-        aws_events=DATAZONE_EVENTS,
+        # The hourly schedule reconciles publications whose DataZone event was lost.
+        aws_events=(*DATAZONE_EVENTS, ScheduledEvent),
         feature="datazone",
     ),
     HandlerGroup(

@@ -7,13 +7,13 @@ DataZone's own event, and a subscription made in DataZone goes through the mesh'
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 from meshkit.events.access import AccessDecided, AccessRevoked
-from meshkit.events.domains import DomainDeregistrationRequested
+from meshkit.events.domains import DomainDeregistrationRequested, DomainRegistrationRequested
 from meshkit.events.products import (
     ProductDeprecated,
     ProductRegistrationRequested,
@@ -293,13 +293,16 @@ def test_business_metadata_reaches_the_listing_once(mesh: LocalMesh) -> None:
             datazone_domain_id=mesh.datazone_domain_id,
             project_name="sales",
             glossary_terms=["orders_term"],
+            owner="sales-data@example.com",
         )
     )
     mesh.run_until_idle()
     _register(mesh, description="Web-shop orders, one row per order")
     (listing,) = mesh.datazone.listings(mesh.datazone_domain_id)
     assert listing["glossary_terms"] == ["orders_term"]
-    assert listing["description"] == "Web-shop orders, one row per order"
+    assert listing["description"] == (
+        "Web-shop orders, one row per order\n\nOwner: sales-data@example.com"
+    )
     assert listing["listed_revision"] == str(listing["revision"])  # the revision is listed
     # Redelivering the run's event revises nothing again.
     before = listing["revision"]
@@ -325,3 +328,102 @@ def test_deregistration_unpublishes_the_domain_s_products(mesh: LocalMesh) -> No
     (gone,) = mesh.published("ProductUnpublished")
     assert gone["reason"] == "domain deregistered"
     assert mesh.datazone.listings(mesh.datazone_domain_id) == []
+
+
+def test_a_grant_the_consumer_refuses_fails_and_revokes_the_subscription(both: LocalMesh) -> None:
+    mesh = both
+    # finance subscribes as a principal outside its consumer allowlist: it refuses the grant.
+    stranger = f"arn:aws:iam::{FINANCE}:role/not-a-consumer-principal"
+    mesh.add_domain(
+        "finance",
+        account=FINANCE,
+        settings={"datazone_principals": [stranger]},
+        datazone_project="finance",
+    )
+    mesh.run_until_idle()
+    _register(mesh, daily=True)
+    did = mesh.datazone_domain_id
+    sub = _subscribe(mesh, project="finance", table="orders_daily")
+    record = mesh.request(f"dz-{sub}")
+    assert record is not None
+    assert record.state == "LINK_FAILED"
+    # DataZone mirrors the mesh: the grant failed with the consumer's reason, no access left.
+    assert mesh.datazone.subscription_request(did, sub)["status"] == "ACCEPTED"
+    (subscription,) = mesh.datazone.subscriptions(did)
+    assert subscription["status"] == "REVOKED"
+    (grant,) = mesh.datazone.grants(did)
+    assert [a["status"] for a in grant["assets"]] == ["GRANT_FAILED"]
+    assert "consumer principals" in grant["assets"][0]["failureCause"]["message"]
+    assert mesh.dead_letters() == []
+
+
+def test_the_owner_defaults_to_the_domain_s_and_a_product_may_name_its_own(
+    mesh: LocalMesh,
+) -> None:
+    # The domain registered with an owner (re-registration updates it) ...
+    sales = mesh.domain("sales")
+    sales.put(
+        DomainRegistrationRequested(
+            domain="sales",
+            account_id=SALES,
+            storage_uri=sales.storage_uri,
+            sharing_mode="named",
+            owner="Sales analytics",
+        )
+    )
+    mesh.run_until_idle()
+    config: dict[str, Any] = {
+        "domain": "sales",
+        "datazone_domain_id": mesh.datazone_domain_id,
+        "project_name": "sales",
+    }
+    sales.put(DomainPublicationConfigured(**config))
+    mesh.run_until_idle()
+    _register(mesh)
+    (listing,) = mesh.datazone.listings(mesh.datazone_domain_id)
+    assert listing["description"] == "Owner: Sales analytics"
+    # ... and a per-product override names another one: a new revision, once.
+    override = ProductPublicationOverride(product="orders", owner="orders-team@example.com")
+    sales.put(DomainPublicationConfigured(**config, products=[override]))
+    mesh.run_until_idle()
+    (listing,) = mesh.datazone.listings(mesh.datazone_domain_id)
+    assert listing["description"] == "Owner: orders-team@example.com"
+    assert mesh.dead_letters() == []
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        ["Environment Deployment Completed"],
+        ["Data Source Created"],
+        ["Data Source Run Succeeded"],
+        ["Environment Deployment Completed", "Data Source Run Succeeded"],
+    ],
+)
+def test_a_lost_datazone_event_is_recovered_by_the_hourly_reconcile(
+    mesh: LocalMesh, lost: list[str]
+) -> None:
+    mesh.datazone.lose_events = list(lost)
+    _register(mesh)
+    assert mesh.published("ProductPublished") == []
+    assert mesh.datazone.lost_events == lost[:1]
+    # Within the grace period the reconcile reads nothing: the event may still come.
+    with mesh.accounting.window("early") as early:
+        mesh.advance(timedelta(minutes=10))
+        mesh.run_until_idle()
+    assert early.calls_by_operation.get("datazone.GetEnvironment", 0) == 0
+    assert early.calls_by_operation.get("datazone.GetDataSourceRun", 0) == 0
+    # After it, one reconcile per lost event takes the publication on.
+    for _ in lost:
+        mesh.advance(timedelta(hours=1))
+        mesh.run_until_idle()
+    assert mesh.datazone.lost_events == lost
+    (published,) = mesh.published("ProductPublished")
+    assert published["product"] == "orders"
+    assert [x["name"] for x in mesh.datazone.listings(mesh.datazone_domain_id)] == ["orders"]
+    # Nothing is left in flight: later reconciles read nothing.
+    with mesh.accounting.window("later") as later:
+        mesh.advance(timedelta(hours=2))
+        mesh.run_until_idle()
+    assert not [op for op in later.calls_by_operation if op.startswith("datazone.")]
+    assert mesh.dead_letters() == []

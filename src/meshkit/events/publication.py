@@ -62,6 +62,11 @@ class ProductPublicationOverride(BaseModel):
         description="Glossary term ids instead of the domain's.",
         examples=[["gt1"]],
     )
+    owner: ShortText | None = Field(
+        default=None,
+        description="Owner shown on this product's assets instead of the domain's.",
+        examples=["orders-team@example.com"],
+    )
 
 
 class DomainPublicationConfigured(MeshEvent):
@@ -103,6 +108,11 @@ class DomainPublicationConfigured(MeshEvent):
         max_length=20,
         description="Glossary term ids attached to assets.",
         examples=[["gt1"]],
+    )
+    owner: ShortText | None = Field(
+        default=None,
+        description="Owner shown on the assets (default: the owner the domain registered with).",
+        examples=["sales-data-team@example.com"],
     )
     products: list[ProductPublicationOverride] = Field(
         default_factory=list,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from meshkit.events.access import (
@@ -35,6 +36,7 @@ from meshkit.events.access import (
     AccessExpired,
     AccessGranted,
     AccessLinked,
+    AccessLinkFailed,
     AccessRequested,
     AccessRevoked,
 )
@@ -45,6 +47,7 @@ from meshkit.events.aws import (
     DataZoneEnvironmentDeploymentCompleted,
     DataZoneEnvironmentDeploymentFailed,
     DataZoneSubscriptionRequestCreated,
+    ScheduledEvent,
 )
 from meshkit.events.domains import DomainDeregistered
 from meshkit.events.operations import EventRejected
@@ -82,6 +85,8 @@ domain = EventRouter("domain.publication")
 #: contract test checks them against the calls of a full flow.
 DATAZONE_ACTIONS = (
     "datazone:GetProject",
+    "datazone:GetEnvironment",
+    "datazone:GetDataSource",
     "datazone:ListProjects",
     "datazone:ListEnvironments",
     "datazone:CreateEnvironment",
@@ -101,6 +106,26 @@ DATAZONE_ACTIONS = (
     "datazone:ListSubscriptionGrants",
     "datazone:UpdateSubscriptionGrantStatus",
 )
+
+
+#: How long a publication waits for DataZone's event before the hourly reconcile reads the
+#: step's state itself (DataZone's events are best effort: a lost one must not stall it).
+RECONCILE_AFTER = timedelta(minutes=15)
+
+#: Sparse ``gsi2`` partition of the publications waiting for a DataZone event, sorted by
+#: when the reconcile should look (``<due>#<key>``): it reads exactly those that are late.
+IN_FLIGHT = "DZINFLIGHT"
+
+#: Publication states that wait for a DataZone event.
+WAITING_STATES = ("WAITING_ENVIRONMENT", "WAITING_DATA_SOURCE", "RUNNING")
+
+
+def _in_flight(ctx: HandlerContext, key: str) -> dict[str, Any]:
+    return {"gsi2pk": IN_FLIGHT, "gsi2sk": f"{iso(ctx.now() + RECONCILE_AFTER)}#{key}"}
+
+
+#: A publication that waits for nothing leaves the in-flight index.
+_LANDED: dict[str, Any] = {"gsi2pk": None, "gsi2sk": None}
 
 
 #: The environment meshkit creates (or reuses) in each publishing project.
@@ -181,7 +206,7 @@ def _owned_domain(ctx: HandlerContext, reg: Registry, name: str) -> dict[str, An
 def configure(event: DomainPublicationConfigured, ctx: HandlerContext) -> list[EventDetail]:
     settings = _settings(ctx)
     reg = Registry(ctx)
-    _owned_domain(ctx, reg, event.domain)
+    owned = _owned_domain(ctx, reg, event.domain)
     if event.datazone_domain_id not in settings["domain_ids"]:
         raise RejectEvent(
             f"DataZone domain {event.datazone_domain_id} is not one central publishes to "
@@ -212,6 +237,7 @@ def configure(event: DomainPublicationConfigured, ctx: HandlerContext) -> list[E
         reg.delete(f"DZPROJECT#{previous['datazone_domain_id']}#{previous['project_id']}")
     config = event.model_dump(mode="json", exclude={"correlation_id", "schema_version"})
     config["project_id"] = project_id
+    config["domain_owner"] = owned.get("owner")
     reg.put({"pk": f"DZDOMAIN#{event.domain}", "sk": "META", **config})
     if not event.enabled:
         return _unpublish_domain(ctx, reg, event.domain, "publication disabled by the domain")
@@ -311,13 +337,17 @@ def _publish(
             "correlation_id": correlation_id,
             "metadata": metadata,
             "updated_at": iso(ctx.now()),
+            **_in_flight(ctx, key),
         }
     )
     return _advance(ctx, reg, key)
 
 
 def _metadata(config: dict[str, Any], product: dict[str, Any]) -> dict[str, Any]:
-    """Business metadata for the product's assets: glossary terms and the description."""
+    """Business metadata for the product's assets: glossary terms, the description and the
+    owner (the product's override, else the domain's publication setting, else the owner the
+    domain registered with). DataZone V1 assets have no owner field of their own: the owner is
+    the description's last line (docs/datazone.md)."""
     override: dict[str, Any] = next(
         (p for p in config.get("products", []) if p["product"] == product["product"]), {}
     )
@@ -326,8 +356,13 @@ def _metadata(config: dict[str, Any], product: dict[str, Any]) -> dict[str, Any]
     metadata: dict[str, Any] = {}
     if terms:
         metadata["glossaryTerms"] = sorted(terms)
-    if product.get("description"):
-        metadata["description"] = str(product["description"])[:2048]
+    owner = override.get("owner") or config.get("owner") or config.get("domain_owner")
+    line = f"Owner: {owner}" if owner else ""
+    text = str(product.get("description") or "")
+    if text or line:
+        # The owner line survives any description length: the description is cut first.
+        room = 2048 - (len(line) + 2 if line and text else len(line))
+        metadata["description"] = "\n\n".join(x for x in (text[:room], line) if x)
     return metadata
 
 
@@ -375,7 +410,7 @@ def _environment(ctx: HandlerContext, reg: Registry, ddid: str, project_id: str)
     )
     if status == "ACTIVE":
         return str(env["id"])
-    if status in ("CREATE_FAILED", "DELETED", "DELETE_FAILED", "VALIDATION_FAILED"):
+    if status in _ENVIRONMENT_FAILED:
         raise _StepFailed("environment", f"environment {env['id']} is {status}")
     return None  # CREATING: `Environment Deployment Completed` resumes
 
@@ -404,7 +439,7 @@ def _advance_or_fail(
     ddid, project_id = pub["datazone_domain_id"], pub["project_id"]
     env_id = _environment(ctx, reg, ddid, project_id)
     if env_id is None:
-        reg.update(key, {"state": "WAITING_ENVIRONMENT"})
+        reg.update(key, {"state": "WAITING_ENVIRONMENT", **_in_flight(ctx, key)})
         claim = f"DZPROJECT#{ddid}#{project_id}"
         _add_waiting(reg, claim, key)
         return None
@@ -460,7 +495,7 @@ def _advance_or_fail(
         reg.put({"pk": f"DZSOURCE#{source_id}", "sk": "META", "publication": key})
         status = str(source.get("status", "READY"))
         if status == "CREATING":
-            reg.update(key, {"state": "WAITING_DATA_SOURCE"})
+            reg.update(key, {"state": "WAITING_DATA_SOURCE", **_in_flight(ctx, key)})
             return None  # `Data Source Created` resumes
         if status == "FAILED_CREATION":
             raise _StepFailed("data_source", f"data source {source_id} failed to create")
@@ -474,14 +509,19 @@ def _advance_or_fail(
         code = aws_error_code(exc)
         if code == "ConflictException":
             # Still creating, or a run is in progress: the next event for it resumes us.
-            reg.update(key, {"state": "WAITING_DATA_SOURCE"})
+            reg.update(key, {"state": "WAITING_DATA_SOURCE", **_in_flight(ctx, key)})
             return None
         if code in ("ValidationException", "AccessDeniedException", "ResourceNotFoundException"):
             raise _StepFailed("run", _error(exc)) from exc
         raise
     reg.update(
         key,
-        {"state": "RUNNING", "run_id": run["id"], "configured_tables": pub["tables"]},
+        {
+            "state": "RUNNING",
+            "run_id": run["id"],
+            "configured_tables": pub["tables"],
+            **_in_flight(ctx, key),
+        },
     )
     return None
 
@@ -500,7 +540,7 @@ def _failed(
     stage: str,
     message: str,
 ) -> EventDetail:
-    reg.update(key, {"state": "FAILED", "failure": f"{stage}: {message}"})
+    reg.update(key, {"state": "FAILED", "failure": f"{stage}: {message}", **_LANDED})
     return ProductPublicationFailed(
         domain=pub["domain"],
         product=pub["product"],
@@ -539,7 +579,12 @@ def _environment_event(
     env_id: str | None, ctx: HandlerContext, *, failed: bool
 ) -> list[EventDetail]:
     _require_datazone_account(ctx)
-    reg = Registry(ctx)
+    return _environment_done(ctx, Registry(ctx), env_id, failed=failed)
+
+
+def _environment_done(
+    ctx: HandlerContext, reg: Registry, env_id: str | None, *, failed: bool
+) -> list[EventDetail]:
     env = reg.get(f"DZENV#{env_id}") if env_id else None
     if env is None:
         return []  # not an environment meshkit created
@@ -607,6 +652,13 @@ def _run_ended(source_id: str | None, ctx: HandlerContext) -> EventDetail | None
     pub = reg.get(key)
     if pub is None or pub.get("state") != "RUNNING":
         return None  # duplicate, or a run meshkit did not start (a schedule someone added)
+    return _run_done(ctx, reg, key, pub)
+
+
+def _run_done(
+    ctx: HandlerContext, reg: Registry, key: str, pub: dict[str, Any]
+) -> EventDetail | None:
+    """The run's outcome, read with the API; None while it still runs."""
     dz = _client(ctx)
     ddid = pub["datazone_domain_id"]
     run = dz.get_data_source_run(domainIdentifier=ddid, identifier=pub["run_id"])
@@ -664,7 +716,10 @@ def _run_ended(source_id: str | None, ctx: HandlerContext) -> EventDetail | None
             break
         kwargs["nextToken"] = page["nextToken"]
     assets = sorted(set(assets))
-    reg.update(key, {"state": "PUBLISHED", "asset_ids": assets, "published_at": iso(ctx.now())})
+    reg.update(
+        key,
+        {"state": "PUBLISHED", "asset_ids": assets, "published_at": iso(ctx.now()), **_LANDED},
+    )
     return ProductPublished(
         domain=pub["domain"],
         product=pub["product"],
@@ -679,6 +734,67 @@ def _run_ended(source_id: str | None, ctx: HandlerContext) -> EventDetail | None
         recipients=[pub["producer_account"]],
         correlation_id=pub["correlation_id"],
     )
+
+
+# -- Reconcile: DataZone's events are best effort ------------------------------------------
+@central.on(ScheduledEvent)
+def reconcile(event: ScheduledEvent, ctx: HandlerContext) -> list[EventDetail]:
+    """Take on the publications that waited longer than ``RECONCILE_AFTER`` for a DataZone
+    event: the step's state is read once (one Get call per late publication, none for those on
+    time) and the publication resumes as the lost event would have resumed it."""
+    require_own_account(ctx)
+    reg = Registry(ctx)
+    out: list[EventDetail] = []
+    late = list(reg.query_index(IN_FLIGHT, index="gsi2", before=iso(ctx.now())))
+    for item in late:
+        key = str(item["pk"])
+        pub = reg.get(key)  # fresh: an earlier publication of this run may have moved it
+        if pub is None or pub.get("state") not in WAITING_STATES:
+            reg.update(key, _LANDED)
+            continue
+        try:
+            found = _recover(ctx, reg, key, pub)
+        except _StepFailed as failed:
+            found = [_failed(ctx, reg, key, pub, failed.stage, failed.message)]
+        out.extend(found)
+    return out
+
+
+def _recover(
+    ctx: HandlerContext, reg: Registry, key: str, pub: dict[str, Any]
+) -> list[EventDetail]:
+    dz = _client(ctx)
+    ddid, state = pub["datazone_domain_id"], pub["state"]
+    if state == "WAITING_ENVIRONMENT":
+        claim = reg.get(f"DZPROJECT#{ddid}#{pub['project_id']}") or {}
+        env_id = claim.get("environment_id")
+        if env_id and claim.get("environment_status") not in ("ACTIVE", "CREATE_FAILED"):
+            status = str(dz.get_environment(domainIdentifier=ddid, identifier=env_id)["status"])
+            if status == "ACTIVE" or status in _ENVIRONMENT_FAILED:
+                _add_waiting(reg, f"DZPROJECT#{ddid}#{pub['project_id']}", key)
+                return _environment_done(ctx, reg, env_id, failed=status != "ACTIVE")
+            reg.update(key, _in_flight(ctx, key))
+            return []
+    elif state == "WAITING_DATA_SOURCE" and pub.get("data_source_id"):
+        source = dz.get_data_source(domainIdentifier=ddid, identifier=pub["data_source_id"])
+        status = str(source.get("status"))
+        if status == "FAILED_CREATION":
+            raise _StepFailed("data_source", f"data source {pub['data_source_id']} {status}")
+        if status not in ("READY", "FAILED_UPDATE"):
+            reg.update(key, _in_flight(ctx, key))
+            return []
+    elif state == "RUNNING":
+        result = _run_done(ctx, reg, key, pub)
+        if result is None:
+            reg.update(key, _in_flight(ctx, key))
+            return []
+        return [result]
+    # The step can be taken again from what the registry knows: the usual path resumes it.
+    result = _advance(ctx, reg, key)
+    return [] if result is None else [result]
+
+
+_ENVIRONMENT_FAILED = ("CREATE_FAILED", "DELETED", "DELETE_FAILED", "VALIDATION_FAILED")
 
 
 # -- Unpublishing --------------------------------------------------------------------------
@@ -738,7 +854,9 @@ def _unpublish(
             identifier=pub["data_source_id"],
             enableSetting="DISABLED",
         )
-    reg.update(key, {"state": "UNPUBLISHED", "fingerprint": None, "reason": reason[:256]})
+    reg.update(
+        key, {"state": "UNPUBLISHED", "fingerprint": None, "reason": reason[:256], **_LANDED}
+    )
     return ProductUnpublished(
         domain=domain_name,
         product=product,
@@ -955,9 +1073,16 @@ def linked(event: AccessLinked, ctx: HandlerContext) -> None:
 
 
 def _grant_status(
-    ctx: HandlerContext, sub_id: str, sub: dict[str, Any], when: set[str], status: str
+    ctx: HandlerContext,
+    sub_id: str,
+    sub: dict[str, Any],
+    when: set[str],
+    status: str,
+    *,
+    failure: str | None = None,
 ) -> None:
     """Set ``status`` on the subscription's grant assets that are in one of ``when``."""
+    extra = {"failureCause": {"message": failure[:2048]}} if failure else {}
     dz = _client(ctx)
     ddid = sub["datazone_domain_id"]
     for subscription in dz.list_subscriptions(
@@ -974,6 +1099,7 @@ def _grant_status(
                         identifier=grant["id"],
                         assetIdentifier=asset["assetId"],
                         status=status,
+                        **extra,
                     )
 
 
@@ -989,7 +1115,26 @@ def expired(event: AccessExpired, ctx: HandlerContext) -> None:
     _end(ctx, event.request_id)
 
 
-def _end(ctx: HandlerContext, request_id: str) -> None:
+@central.on(AccessLinkFailed)
+def link_failed(event: AccessLinkFailed, ctx: HandlerContext) -> None:
+    """Central ended the request ``LINK_FAILED`` (the consumer refused the grant): DataZone's
+    grant is reported failed with the consumer's reason and the subscription revoked; a
+    subscription still pending (the grant's own event not seen yet) is rejected instead."""
+    if not event.recipients:
+        return  # the consumer's refusal to central; central's answer (recipients set) counts
+    require_own_account(ctx)
+    reg = Registry(ctx)
+    found = _subscription_of(reg, event.request_id)
+    if found is None:
+        return
+    _sub_id, sub = found
+    if sub.get("state") == "PENDING":
+        _decided(ctx, event.request_id, accept=False, comment=event.reason)
+        return
+    _end(ctx, event.request_id, failure=event.reason)
+
+
+def _end(ctx: HandlerContext, request_id: str, *, failure: str | None = None) -> None:
     reg = Registry(ctx)
     found = _subscription_of(reg, request_id)
     if found is None:
@@ -997,6 +1142,16 @@ def _end(ctx: HandlerContext, request_id: str) -> None:
     sub_id, sub = found
     if sub.get("state") != "ACCEPTED":
         return
+    if failure is not None:
+        # Nothing was granted for good: the grant failed, with the consumer's reason.
+        _grant_status(
+            ctx,
+            sub_id,
+            sub,
+            {"GRANT_PENDING", "GRANT_IN_PROGRESS"},
+            "GRANT_FAILED",
+            failure=failure,
+        )
     dz = _client(ctx)
     ddid = sub["datazone_domain_id"]
     for item in dz.list_subscriptions(
@@ -1006,4 +1161,7 @@ def _end(ctx: HandlerContext, request_id: str) -> None:
             dz.revoke_subscription(domainIdentifier=ddid, identifier=item["id"])
     # The mesh removed the grants and links already: report the revocation done.
     _grant_status(ctx, sub_id, sub, {"REVOKE_PENDING", "REVOKE_IN_PROGRESS"}, "REVOKED")
-    reg.update(f"DZSUB#{sub_id}", {"state": "REVOKED"})
+    reg.update(
+        f"DZSUB#{sub_id}",
+        {"state": "LINK_FAILED" if failure is not None else "REVOKED"},
+    )

@@ -141,6 +141,11 @@ class DataZoneSimulation:
         self.fail_next_run: tuple[str, str] | None = None
         #: Make the next environment deployment fail (``Environment Deployment Failed``).
         self.fail_next_environment = False
+        #: Detail types of DataZone events to lose (each once): DataZone's events are best
+        #: effort, and the publication reconcile must recover without them.
+        self.lose_events: list[str] = []
+        #: The events lost so far, by detail type.
+        self.lost_events: list[str] = []
 
     # -- administrator set-up --------------------------------------------------------------
     def create_domain(self, account: str, name: str) -> str:
@@ -284,6 +289,10 @@ class DataZoneSimulation:
             },
             "data": data,
         }
+        if detail_type in self.lose_events:
+            self.lose_events.remove(detail_type)
+            self.lost_events.append(detail_type)
+            return
         self._emit(dom.account, _SOURCE, detail_type, detail, [])
 
     # -- projects --------------------------------------------------------------------------
@@ -924,6 +933,9 @@ class DataZoneSimulation:
         asset["status"] = params["status"]
         if params["status"] == "GRANTED":
             asset["grantedTimestamp"] = self._now()
+        if params.get("failureCause"):
+            asset["failureCause"] = dict(params["failureCause"])
+            asset["failureTimestamp"] = self._now()
         grant.data["updatedAt"] = self._now()
         return self._grant_out(dom, grant)
 
