@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 DZ = "dzd_4p9n6sw4qt9xgn"
 CENTRAL, DOMAIN = "111111111111", "222222222222"
+#: A second mesh whose DataZone domain is in an account of its own.
+REMOTE_CENTRAL, DATAZONE_ACCOUNT = "555555555555", "666666666666"
 ANALYST = f"arn:aws:iam::{DOMAIN}:role/analyst"
 
 
@@ -27,6 +29,7 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]
         DataZonePublishing,
         DataZoneSettings,
     )
+    from meshkit.constructs.datazone import DataZoneAccountAccess
 
     app = cdk.App(outdir=str(tmp_path_factory.mktemp("dz")))
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks())
@@ -48,8 +51,27 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]
         consumer_principals=[ANALYST],
         datazone=DataZonePublishing(datazone_domain_id=DZ, project_name="sales"),
     )
+    remote = cdk.Stack(
+        app, "RemoteCentral", env=cdk.Environment(account=REMOTE_CENTRAL, region="eu-west-1")
+    )
+    CentralGovernance(
+        remote,
+        "Governance",
+        mesh_name="dzr",
+        member_accounts=[DOMAIN],
+        datazone=DataZoneSettings(
+            domain_ids=[DZ], environment_profile_id="prof1", account=DATAZONE_ACCOUNT
+        ),
+    )
+    dz_account = cdk.Stack(
+        app, "DataZoneAccount", env=cdk.Environment(account=DATAZONE_ACCOUNT, region="eu-west-1")
+    )
+    DataZoneAccountAccess(
+        dz_account, "Access", mesh_name="dzr", central_account=REMOTE_CENTRAL, domain_ids=[DZ]
+    )
     assembly = app.synth()
-    return {n: assembly.get_stack_by_name(n).template for n in ("Central", "Sales")}
+    names = ("Central", "Sales", "RemoteCentral", "DataZoneAccount")
+    return {n: assembly.get_stack_by_name(n).template for n in names}
 
 
 def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -182,3 +204,71 @@ def test_cfn_lint_clean(stacks: dict[str, dict[str, Any]], tmp_path: Path) -> No
         path.write_text(json.dumps(template))
         paths.append(path)
     assert _lint(paths) == []
+
+
+def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        s
+        for r in _resources(template, "AWS::IAM::Policy").values()
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_a_datazone_account_of_its_own_is_reached_through_one_trusted_role(
+    stacks: dict[str, dict[str, Any]],
+) -> None:
+    central, access = stacks["RemoteCentral"], stacks["DataZoneAccount"]
+    fn = _function(central, "central.publication")
+    variables = fn["Environment"]["Variables"]
+    assert variables["MESHKIT_CROSS_ACCOUNT_ROLE"] == "meshkit-dzr-datazone-access"
+    assert json.loads(variables["MESHKIT_SETTINGS"])["datazone"]["account"] == DATAZONE_ACCOUNT
+    # The publication role has a fixed name, and may only assume the one role over there.
+    roles = _resources(central, "AWS::IAM::Role")
+    assert [
+        r for r in roles.values() if r["Properties"].get("RoleName") == "meshkit-dzr-publication"
+    ]
+    statements = _statements(central)
+    (assume,) = [s for s in statements if s.get("Sid") == "DataZoneAccountRole"]
+    assert assume["Action"] == "sts:AssumeRole"
+    assert DATAZONE_ACCOUNT + ":role/meshkit-dzr-datazone-access" in json.dumps(assume["Resource"])
+    assert "datazone:" not in json.dumps(statements)  # the actions are the other role's
+    # That role trusts central's account, limited to the publication handler's role.
+    (role,) = [
+        r
+        for r in _resources(access, "AWS::IAM::Role").values()
+        if r["Properties"].get("RoleName") == "meshkit-dzr-datazone-access"
+    ]
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert REMOTE_CENTRAL in json.dumps(trust["Principal"])
+    assert "meshkit-dzr-publication" in json.dumps(trust["Condition"]["ArnEquals"])
+    (dz,) = [s for s in _statements(access) if s.get("Sid") == "DataZonePublication"]
+    assert all(a.startswith("datazone:") and "*" not in a for a in dz["Action"])
+    assert DATAZONE_ACCOUNT + ":domain/" + DZ in json.dumps(dz["Resource"])
+
+
+def test_a_datazone_account_of_its_own_forwards_its_events_to_central(
+    stacks: dict[str, dict[str, Any]],
+) -> None:
+    central, access = stacks["RemoteCentral"], stacks["DataZoneAccount"]
+    (rule,) = [p for p in _patterns(central) if p["pattern"]["source"] == ["aws.datazone"]]
+    assert rule["pattern"]["account"] == [DATAZONE_ACCOUNT]
+    (props,) = [
+        r["Properties"]
+        for r in _resources(central, "AWS::Events::EventBusPolicy").values()
+        if r["Properties"].get("EventBusName") == "default"
+    ]
+    assert DATAZONE_ACCOUNT in json.dumps(props["Statement"]["Principal"])
+    assert props["Statement"]["Condition"] == {"StringEquals": {"events:source": ["aws.datazone"]}}
+    (forward,) = _resources(access, "AWS::Events::Rule").values()
+    assert forward["Properties"]["EventPattern"]["detail"] == {"metadata": {"domain": [DZ]}}
+    (target,) = forward["Properties"]["Targets"]
+    assert REMOTE_CENTRAL + ":event-bus/default" in json.dumps(target["Arn"])
+    assert "DeadLetterConfig" in target
+    # EventBridge's role acts for this account only.
+    forward_roles = [
+        r
+        for r in _resources(access, "AWS::IAM::Role").values()
+        if "events.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+    ]
+    (events_role,) = forward_roles
+    assert "aws:SourceAccount" in json.dumps(events_role["Properties"]["AssumeRolePolicyDocument"])

@@ -225,6 +225,7 @@ class MeshHandler(Construct):
         options: HandlerOptions,
         environment: Mapping[str, str],
         description: str,
+        role_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         options = options.for_group(group)
@@ -244,6 +245,8 @@ class MeshHandler(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"meshkit {group.name} handler",
+            # A fixed name only where a role of another account must trust exactly this one.
+            role_name=role_name,
         )
         self.role.add_to_policy(
             iam.PolicyStatement(

@@ -127,8 +127,9 @@ class CentralGovernance(Construct):
         "(default 5 minutes): an account moved out of the OUs is refused at most this late.",
         "archive_retention": "How long the archive of every mesh event is kept (for replays).",
         "removal_policy": "What happens to the registry table and the key on stack deletion.",
-        "datazone": "Publish products to Amazon DataZone domains of this account "
-        "(`DataZoneSettings`): deploys `central.publication` (docs/datazone.md).",
+        "datazone": "Publish products to Amazon DataZone domains of this account, or of the "
+        "account `DataZoneSettings.account` (with `DataZoneAccountAccess` deployed there): "
+        "deploys `central.publication` (docs/datazone.md).",
         "handler_settings": "Extra policy settings for the central handlers "
         "(`approval_policy`, `request_ttl_days`, ...), passed in `MESHKIT_SETTINGS`.",
         "erasure_requesters": "Accounts besides central that may send `ErasureRequested` "
@@ -290,14 +291,26 @@ class CentralGovernance(Construct):
         if organization_id and organization_management_account:
             environment["MESHKIT_CROSS_ACCOUNT_ROLE"] = organization_reader_role_name
         self.handlers: dict[str, MeshHandler] = {}
+        remote_datazone = datazone is not None and datazone.remote(stack.account)
         for group in topology.groups_for("central", features):
+            publishes = datazone is not None and DATAZONE_EVENTS[0] in group.aws_events
+            group_env, role_name = environment, None
+            if publishes and remote_datazone:
+                # DataZone in its own account: this group assumes the role there (and only
+                # this group: the organisation reader role stays with the others).
+                group_env = {
+                    **environment,
+                    "MESHKIT_CROSS_ACCOUNT_ROLE": _datazone.datazone_access_role_name(mesh_name),
+                }
+                role_name = _datazone.publication_role_name(mesh_name)
             handler = MeshHandler(
                 self,
                 _construct_id(group.name),
                 group=group,
                 options=self._options,
-                environment=environment,
+                environment=group_env,
                 description=f"meshkit {mesh_name} {group.name}",
+                role_name=role_name,
             )
             if group.events:
                 handler.add_rule(
@@ -322,19 +335,23 @@ class CentralGovernance(Construct):
                     event_pattern=topology.own_pattern(group, account=stack.account),
                     event_bus=self.bus,
                 )
-            if datazone is not None and DATAZONE_EVENTS[0] in group.aws_events:
+            if datazone is not None and publishes:
                 handler.add_rule(
                     "DataZoneRule",
                     description=f"{group.name}: DataZone's events for the mesh's domains",
                     event_pattern=topology.pattern_for(
                         DATAZONE_EVENTS,
-                        account=[stack.account],
+                        account=[datazone.account or stack.account],
                         detail={"metadata": {"domain": list(datazone.domain_ids)}},
                     ),
                 )
                 handler.add_to_role_policy(
-                    *_datazone.datazone_statements(self, datazone.domain_ids)
+                    *_datazone.datazone_statements(
+                        self, datazone.domain_ids, account=datazone.account, mesh_name=mesh_name
+                    )
                 )
+                if remote_datazone:
+                    self._accept_datazone_events(str(datazone.account))
             if ScheduledEvent in group.aws_events:
                 handler.add_rule(
                     "SweepSchedule",
@@ -629,6 +646,26 @@ class CentralGovernance(Construct):
         return registry
 
     # -- IAM -------------------------------------------------------------------------------------
+
+    def _accept_datazone_events(self, account: str) -> None:
+        """Central's default bus accepts DataZone's events forwarded by the DataZone account
+        (``DataZoneAccountAccess``), and nothing else from it."""
+        stack = Stack.of(self)
+        events.CfnEventBusPolicy(
+            self,
+            "DataZoneForwarding",
+            event_bus_name="default",
+            statement_id=f"meshkit-{self.mesh_name}-datazone-{account}",
+            statement={
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{stack.partition}:iam::{account}:root"},
+                "Action": "events:PutEvents",
+                "Resource": (
+                    f"arn:{stack.partition}:events:{stack.region}:{stack.account}:event-bus/default"
+                ),
+                "Condition": {"StringEquals": {"events:source": ["aws.datazone"]}},
+            },
+        )
 
     def _grant_central(self, handler: MeshHandler) -> None:
         role = handler.role

@@ -13,11 +13,24 @@ if TYPE_CHECKING:
     from meshkit.events.envelope import EventEnvelope
     from meshkit.runtime.config import MeshConfig
 
-__all__ = ["BotoClientFactory", "ClientFactory", "HandlerContext", "utc_now"]
+__all__ = ["BotoClientFactory", "ClientFactory", "HandlerContext", "partition_of", "utc_now"]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def partition_of(region: str) -> str:
+    """The ARN partition of a region (``cn-north-1`` is in ``aws-cn``)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("us-iso-"):
+        return "aws-iso"
+    if region.startswith("us-isob-"):
+        return "aws-iso-b"
+    return "aws"
 
 
 class ClientFactory(Protocol):
@@ -62,7 +75,7 @@ class BotoClientFactory:
                 )
             sts = self._session.client("sts")
             creds = sts.assume_role(
-                RoleArn=f"arn:aws:iam::{account}:role/{self._role_name}",
+                RoleArn=f"arn:{partition_of(self._region)}:iam::{account}:role/{self._role_name}",
                 RoleSessionName="meshkit",
             )["Credentials"]
             self._sessions[account] = boto3.session.Session(
