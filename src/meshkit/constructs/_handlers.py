@@ -34,6 +34,7 @@ __all__ = [
     "MeshHandler",
     "QueueWiring",
     "add_queue_rule",
+    "queue_alarm",
     "queue_with_dlq",
 ]
 
@@ -100,6 +101,31 @@ class HandlerOptions:
         return cls(**{k: v for k, v in props.items() if v is not None})
 
 
+def queue_alarm(
+    scope: Construct,
+    id: str,
+    queue: sqs.IQueue,
+    description: str,
+    alarm_topic: sns.ITopic | None = None,
+) -> cloudwatch.Alarm:
+    """An alarm as soon as one message waits in ``queue`` (a dead-letter queue)."""
+    alarm = cloudwatch.Alarm(
+        scope,
+        id,
+        alarm_description=description,
+        metric=queue.metric_approximate_number_of_messages_visible(
+            period=Duration.minutes(5), statistic="Maximum"
+        ),
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    if alarm_topic is not None:
+        alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+    return alarm
+
+
 class QueueWiring(Construct):
     """A work queue with its dead-letter queue, both KMS-encrypted and TLS-only, and an alarm."""
 
@@ -140,20 +166,13 @@ class QueueWiring(Construct):
             ),
         )
         self.max_receive_count = max_receive_count
-        self.dlq_alarm = cloudwatch.Alarm(
+        self.dlq_alarm = queue_alarm(
             self,
             "DeadLetterAlarm",
-            alarm_description="Events reached the dead-letter queue: a flow failed for good.",
-            metric=self.dlq.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self.dlq,
+            "Events reached the dead-letter queue: a flow failed for good.",
+            alarm_topic,
         )
-        if alarm_topic is not None:
-            self.dlq_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
 
 
 class DeliveryDeadLetters(Construct):
@@ -185,20 +204,13 @@ class DeliveryDeadLetters(Construct):
             retention_period=Duration.days(14),
         )
         _nag.acknowledge(self.queue, "AwsSolutions-SQS3", _nag.REASONS["delivery-dlq"])
-        self.alarm = cloudwatch.Alarm(
+        self.alarm = queue_alarm(
             self,
             "Alarm",
-            alarm_description="EventBridge could not deliver events to a rule target.",
-            metric=self.queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self.queue,
+            "EventBridge could not deliver events to a rule target.",
+            alarm_topic,
         )
-        if alarm_topic is not None:
-            self.alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
         key.grant(events_principal(self), "kms:Decrypt", "kms:GenerateDataKey")
 
     def allow(self, rule_arn: str, *, like: bool = False, account: str | None = None) -> None:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -28,7 +27,7 @@ from pydantic import ValidationError
 
 from constructs import Construct
 from meshkit.constructs import _nag
-from meshkit.constructs._handlers import events_principal
+from meshkit.constructs._handlers import events_principal, queue_alarm
 from meshkit.events.aws import DATAZONE_EVENTS
 from meshkit.events.publication import DomainPublicationConfigured, ProductPublicationOverride
 from meshkit.handlers.publication import DATAZONE_ACTIONS
@@ -243,17 +242,11 @@ class DataZoneAccountAccess(Construct):
             "AwsSolutions-SQS3",
             "This queue is the dead-letter queue of the forwarding rule's target.",
         )
-        self.dead_letter_alarm = cloudwatch.Alarm(
+        self.dead_letter_alarm = queue_alarm(
             self,
             "ForwardDeadLetterAlarm",
-            alarm_description="DataZone events could not be forwarded to central's bus.",
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self.dead_letter_queue,
+            "DataZone events could not be forwarded to central's bus.",
         )
         central_bus = events.EventBus.from_event_bus_arn(
             self,
