@@ -73,7 +73,10 @@ def test_tables_kms_pitr_ttl(which: str, request: pytest.FixtureRequest) -> None
 def test_queues_encrypted_with_dlq_and_tls_only(which: str, request: pytest.FixtureRequest) -> None:
     template = request.getfixturevalue(which)
     queues = _of_type(template, "AWS::SQS::Queue")
-    assert len(queues) == 6  # three groups: queue + DLQ each
+    # three groups: queue + DLQ each; the rule targets' dead letters (central: also those of
+    # the domains' subscription rules)
+    delivery = 2 if which == "central" else 1
+    assert len(queues) == 6 + delivery
     for queue in queues.values():
         assert "KmsMasterKeyId" in queue["Properties"]
     work = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
@@ -87,7 +90,7 @@ def test_queues_encrypted_with_dlq_and_tls_only(which: str, request: pytest.Fixt
         if s["Effect"] == "Deny"
         and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
     ]
-    assert len(denies) == 6
+    assert len(denies) == 6 + delivery
 
 
 @pytest.mark.parametrize("which", ["central", "domain"])
@@ -127,7 +130,63 @@ def test_functions_event_sources_alarms(which: str, request: pytest.FixtureReque
     t.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 90})
     alarms = _of_type(request.getfixturevalue(which), "AWS::CloudWatch::Alarm")
     metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
-    assert metrics == ["ApproximateNumberOfMessagesVisible"] * 3 + ["Errors"] * 3
+    delivery = 2 if which == "central" else 1
+    assert metrics == ["ApproximateNumberOfMessagesVisible"] * (3 + delivery) + ["Errors"] * 3
+
+
+@pytest.mark.parametrize("which", ["central", "domain"])
+def test_every_rule_target_has_retries_and_dead_letters(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    """An event EventBridge cannot deliver is kept: retry policy + DLQ on every target."""
+    from meshkit.constructs._handlers import MAX_EVENT_AGE_SECONDS, RETRY_ATTEMPTS
+
+    template = request.getfixturevalue(which)
+    queues = _of_type(template, "AWS::SQS::Queue")
+    (delivery,) = (k for k in queues if "DeliveryDeadLetters" in k)
+    policies = {
+        json.dumps(p["Properties"]["Queues"]): p["Properties"]["PolicyDocument"]["Statement"]
+        for p in _of_type(template, "AWS::SQS::QueuePolicy").values()
+    }
+    (allowed,) = (st for q, st in policies.items() if delivery in q)
+    rules = _of_type(template, "AWS::Events::Rule")
+    assert rules
+    for rule_id, rule in rules.items():
+        (target,) = rule["Properties"]["Targets"]
+        assert target["RetryPolicy"] == {
+            "MaximumRetryAttempts": RETRY_ATTEMPTS,
+            "MaximumEventAgeInSeconds": MAX_EVENT_AGE_SECONDS,
+        }
+        dlq = target["DeadLetterConfig"]["Arn"]
+        if "recipients" in json.dumps(rule["Properties"].get("EventPattern", {})):
+            # the subscription rule lives on the central bus: central's queue for them
+            assert f":{CENTRAL_ACCOUNT}:meshkit-demo-subscription-dead-letters" in json.dumps(dlq)
+            continue
+        assert dlq == {"Fn::GetAtt": [delivery, "Arn"]}
+        (grant,) = (
+            st
+            for st in allowed
+            if st.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn")
+            == {"Fn::GetAtt": [rule_id, "Arn"]}
+        )
+        assert grant["Action"] == "sqs:SendMessage"
+        assert grant["Condition"]["StringEquals"]["aws:SourceAccount"] == (
+            CENTRAL_ACCOUNT if which == "central" else DOMAIN_ACCOUNT
+        )
+
+
+def test_central_keeps_the_subscription_rules_dead_letters(central: dict[str, Any]) -> None:
+    queues = _of_type(central, "AWS::SQS::Queue")
+    (name,) = (k for k in queues if "SubscriptionDeadLetters" in k)
+    assert queues[name]["Properties"]["QueueName"] == "meshkit-demo-subscription-dead-letters"
+    (statements,) = (
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in _of_type(central, "AWS::SQS::QueuePolicy").values()
+        if name in json.dumps(p["Properties"]["Queues"])
+    )
+    (grant,) = (st for st in statements if st["Effect"] == "Allow")
+    assert grant["Condition"]["StringEquals"] == {"aws:SourceAccount": CENTRAL_ACCOUNT}
+    assert "rule/" in json.dumps(grant["Condition"]["ArnLike"]["aws:SourceArn"])
 
 
 def test_groups_are_those_of_topology(central: dict[str, Any], domain: dict[str, Any]) -> None:

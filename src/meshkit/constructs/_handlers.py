@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMMON_PROPS",
+    "DeliveryDeadLetters",
     "HandlerOptions",
     "MeshHandler",
     "QueueWiring",
@@ -38,6 +39,11 @@ __all__ = [
 
 #: A batch of this size fits Lambda's 6 MB payload (10 events of at most 256 KB).
 _BATCH_SIZE = 10
+
+#: EventBridge's retry policy on every rule target: its documented maximums (185 attempts,
+#: 24 hours), stated explicitly; what still fails goes to the delivery dead-letter queue.
+RETRY_ATTEMPTS = 185
+MAX_EVENT_AGE_SECONDS = 86_400
 
 
 #: Reference-page descriptions of the props both constructs take.
@@ -70,6 +76,8 @@ class HandlerOptions:
     #: A layer bringing pyarrow for the groups that read Parquet (default: AWS SDK for pandas).
     pyarrow_layer: lambda_.ILayerVersion | None = None
     pyarrow_layer_version: int = _code.DEFAULT_SDK_PANDAS_LAYER_VERSION
+    #: Where EventBridge puts what it could not deliver to a rule target (one per construct).
+    dead_letters: DeliveryDeadLetters | None = None
 
     def for_group(self, group: HandlerGroup) -> HandlerOptions:
         """These options sized for ``group`` (memory and timeout from the topology)."""
@@ -80,6 +88,11 @@ class HandlerOptions:
             memory_size=max(self.memory_size, group.memory_mb),
             timeout=Duration.seconds(max(int(self.timeout.to_seconds()), group.timeout_seconds)),
         )
+
+    def delivery(self) -> DeliveryDeadLetters:
+        if self.dead_letters is None:
+            raise RuntimeError("HandlerOptions.dead_letters is not set: the construct creates it")
+        return self.dead_letters
 
     @classmethod
     def from_props(cls, **props: Any) -> HandlerOptions:
@@ -143,6 +156,82 @@ class QueueWiring(Construct):
             self.dlq_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
 
 
+class DeliveryDeadLetters(Construct):
+    """The dead-letter queue of a construct's rule targets: events EventBridge could not
+    deliver (target gone, permissions, retries exhausted) are kept 14 days, with an alarm.
+
+    Distinct from the handler groups' DLQs, which hold events a handler failed on: these never
+    reached a queue or bus. EventBridge needs the queue in the rule's account and Region.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        key: kms.IKey,
+        alarm_topic: sns.ITopic | None,
+        queue_name: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.key = key
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            queue_name=queue_name,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        _nag.acknowledge(self.queue, "AwsSolutions-SQS3", _nag.REASONS["delivery-dlq"])
+        self.alarm = cloudwatch.Alarm(
+            self,
+            "Alarm",
+            alarm_description="EventBridge could not deliver events to a rule target.",
+            metric=self.queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        if alarm_topic is not None:
+            self.alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+        key.grant(events_principal(self), "kms:Decrypt", "kms:GenerateDataKey")
+
+    def allow(self, rule_arn: str, *, like: bool = False, account: str | None = None) -> None:
+        """Let EventBridge send the dead letters of ``rule_arn`` (a pattern when ``like``)."""
+        principal = iam.ServicePrincipal(
+            "events.amazonaws.com",
+            conditions={
+                "StringEquals": {"aws:SourceAccount": account or Stack.of(self).account},
+                ("ArnLike" if like else "ArnEquals"): {"aws:SourceArn": rule_arn},
+            },
+        )
+        self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"],
+                principals=[principal],
+                resources=[self.queue.queue_arn],
+            )
+        )
+
+
+def target_delivery(
+    dead_letter_arn: str,
+) -> dict[str, Any]:
+    """The dead-letter and retry settings of one rule target (``CfnRule.TargetProperty``)."""
+    return {
+        "dead_letter_config": events.CfnRule.DeadLetterConfigProperty(arn=dead_letter_arn),
+        "retry_policy": events.CfnRule.RetryPolicyProperty(
+            maximum_retry_attempts=RETRY_ATTEMPTS,
+            maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS,
+        ),
+    }
+
+
 def queue_with_dlq(
     scope: Construct, id: str, options: HandlerOptions, *, timeout: Duration | None = None
 ) -> QueueWiring:
@@ -166,11 +255,15 @@ def add_queue_rule(
     schedule: str | None = None,
     event_bus: events.IEventBus | None = None,
     description: str,
+    dead_letters: DeliveryDeadLetters,
 ) -> events.CfnRule:
-    """A rule (pattern from meshkit.topology, or a schedule) whose one target is ``queue``.
+    """A rule (pattern from meshkit.topology, or a schedule) whose one target is ``queue``,
+    with a retry policy and the construct's delivery dead-letter queue.
 
-    The L1 rule carries the topology pattern verbatim (the L2 pattern type cannot express every
-    EventBridge operator); the queue policy and key grant are what the L2 SQS target would add.
+    L1, not ``events.Rule`` + ``targets.SqsQueue``: the rule carries the topology pattern
+    verbatim (the same dict the local mesh routes with, compared in the tests), and the queue
+    policy and key grant carry the ``aws:SourceAccount``/``aws:SourceArn`` conditions, which
+    the L2 target's grants do not add.
     """
     rule = events.CfnRule(
         scope,
@@ -180,8 +273,13 @@ def add_queue_rule(
         event_pattern=dict(event_pattern) if event_pattern is not None else None,
         schedule_expression=schedule,
         state="ENABLED",
-        targets=[events.CfnRule.TargetProperty(arn=queue.queue_arn, id="Queue")],
+        targets=[
+            events.CfnRule.TargetProperty(
+                arn=queue.queue_arn, id="Queue", **target_delivery(dead_letters.queue.queue_arn)
+            )
+        ],
     )
+    dead_letters.allow(rule.attr_arn)
     principal = events_principal(scope, source_arn=rule.attr_arn)
     queue.add_to_resource_policy(
         iam.PolicyStatement(
@@ -351,6 +449,7 @@ class MeshHandler(Construct):
             schedule=schedule,
             event_bus=event_bus,
             description=description,
+            dead_letters=self._options.delivery(),
         )
         self.rules.append(rule)
         return rule
@@ -415,6 +514,7 @@ def attach_custom_handler(
                 event_pattern=pattern_for(mesh),
                 event_bus=mesh_bus,
                 description=f"meshkit custom handler {id}: mesh events",
+                dead_letters=options.delivery(),
             )
         )
     if external:
@@ -426,6 +526,7 @@ def attach_custom_handler(
                 key=options.key,
                 event_pattern=pattern_for(external),
                 description=f"meshkit custom handler {id}: AWS service events",
+                dead_letters=options.delivery(),
             )
         )
     source = sources.SqsEventSource(

@@ -48,6 +48,9 @@ REASONS: dict[str, str] = {
     "stack-runtime": "The custom resource runs on the same Python runtime as the stack's "
     "handlers (the runtime prop, whose default the Powertools layer bounds): one runtime to "
     "patch per stack.",
+    "delivery-dlq": "This queue is itself a dead-letter queue: EventBridge's, for events it "
+    "could not deliver to a rule target (a rule's DeadLetterConfig, not an SQS redrive policy, "
+    "which cdk-nag does not see); a DLQ of a DLQ would only move the problem.",
     "runtime": "The public Powertools layer, which brings pydantic without Docker bundling, is "
     "published per Python version; the default runtime is the newest Python with a "
     "documented Powertools v3 layer (the runtime and layer version are props).",

@@ -27,6 +27,8 @@ __all__ = [
     "mesh_key",
     "state_table",
     "subject_index_table",
+    "subscription_dlq_arn",
+    "subscription_dlq_name",
 ]
 
 
@@ -41,6 +43,17 @@ def central_bus_name(mesh_name: str) -> str:
 
 def central_bus_arn(mesh_name: str, *, account: str, region: str, partition: str = "aws") -> str:
     return f"arn:{partition}:events:{region}:{account}:event-bus/{central_bus_name(mesh_name)}"
+
+
+def subscription_dlq_name(mesh_name: str) -> str:
+    """Central's dead-letter queue for the domains' subscription rules (they address it)."""
+    return f"meshkit-{mesh_name}-subscription-dead-letters"
+
+
+def subscription_dlq_arn(
+    mesh_name: str, *, account: str, region: str, partition: str = "aws"
+) -> str:
+    return f"arn:{partition}:sqs:{region}:{account}:{subscription_dlq_name(mesh_name)}"
 
 
 def location_role_name(mesh_name: str, region: str) -> str:

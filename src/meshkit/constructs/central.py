@@ -18,7 +18,13 @@ from constructs import Construct
 from meshkit import topology
 from meshkit.constructs import _admins, _code, _iam, _nag, _resources, _schemas
 from meshkit.constructs import datazone as _datazone
-from meshkit.constructs._handlers import COMMON_PROPS, CustomHandler, HandlerOptions, MeshHandler
+from meshkit.constructs._handlers import (
+    COMMON_PROPS,
+    CustomHandler,
+    DeliveryDeadLetters,
+    HandlerOptions,
+    MeshHandler,
+)
 from meshkit.constructs._handlers import attach_custom_handler as _attach
 from meshkit.events import erasure
 from meshkit.events.aws import DATAZONE_EVENTS, ScheduledEvent
@@ -231,8 +237,13 @@ class CentralGovernance(Construct):
             self._add_schema_registry() if self._wants_schema_registry(schema_registry) else None
         )
 
+        self.delivery_dead_letters = DeliveryDeadLetters(
+            self, "DeliveryDeadLetters", key=self.key, alarm_topic=alarm_topic
+        )
+        self.subscription_dead_letters = self._subscription_dead_letters(alarm_topic)
         self._options = HandlerOptions.from_props(
             key=self.key,
+            dead_letters=self.delivery_dead_letters,
             alarm_topic=alarm_topic,
             max_receive_count=max_receive_count,
             architecture=architecture,
@@ -543,6 +554,25 @@ class CentralGovernance(Construct):
                 "organization_id (and organization_paths), whose policy does not grow with "
                 "the number of accounts"
             )
+
+    def _subscription_dead_letters(self, alarm_topic: sns.ITopic | None) -> DeliveryDeadLetters:
+        """The dead-letter queue of the domains' subscription rules.
+
+        Those rules live on the central bus (each domain's stack owns its own), and EventBridge
+        needs a rule's DLQ in the rule's account: one queue here, with a fixed name the domains
+        address, for every rule of the central bus; nothing per domain.
+        """
+        stack = Stack.of(self)
+        queue = DeliveryDeadLetters(
+            self,
+            "SubscriptionDeadLetters",
+            key=self.key,
+            alarm_topic=alarm_topic,
+            queue_name=_resources.subscription_dlq_name(self.mesh_name),
+        )
+        rules = f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/"
+        queue.allow(f"{rules}{self.bus.event_bus_name}/*", like=True)
+        return queue
 
     # -- data locations --------------------------------------------------------------------------
 

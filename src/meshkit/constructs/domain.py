@@ -22,10 +22,12 @@ from meshkit.constructs import _admins, _code, _iam, _nag, _resources
 from meshkit.constructs._handlers import (
     COMMON_PROPS,
     CustomHandler,
+    DeliveryDeadLetters,
     HandlerOptions,
     MeshHandler,
     drop_role_dependency,
     events_principal,
+    target_delivery,
 )
 from meshkit.constructs._handlers import attach_custom_handler as _attach
 from meshkit.constructs.central import _check_mesh_name, _construct_id
@@ -151,6 +153,7 @@ class DataDomain(Construct):
         self.domain_name = domain_name
         self.central_account = central_account
         self.account = stack.account
+        self._central_region = central_region or stack.region
         self.central_bus_arn = _resources.central_bus_arn(
             mesh_name,
             account=central_account,
@@ -192,8 +195,12 @@ class DataDomain(Construct):
         self._trust_central_locations(central_region or stack.region)
         self.crawler_role = self._crawler_role() if crawler else None
 
+        self.delivery_dead_letters = DeliveryDeadLetters(
+            self, "DeliveryDeadLetters", key=self.key, alarm_topic=alarm_topic
+        )
         self._options = HandlerOptions.from_props(
             key=self.key,
+            dead_letters=self.delivery_dead_letters,
             alarm_topic=alarm_topic,
             max_receive_count=max_receive_count,
             architecture=architecture,
@@ -501,6 +508,9 @@ class DataDomain(Construct):
         to_central.add_to_policy(
             iam.PolicyStatement(actions=["events:PutEvents"], resources=[self.central_bus_arn])
         )
+        # L1 rules here: the subscription rule's EventBusName must be the central bus's ARN (the
+        # L2 rule writes an imported bus's *name*, i.e. a bus of this account), and both carry
+        # the topology pattern verbatim and dead-letter policies with aws:SourceAccount.
         forward = events.CfnRule(
             self,
             "ForwardRule",
@@ -510,10 +520,14 @@ class DataDomain(Construct):
             state="ENABLED",
             targets=[
                 events.CfnRule.TargetProperty(
-                    arn=self.central_bus_arn, id="CentralBus", role_arn=to_central.role_arn
+                    arn=self.central_bus_arn,
+                    id="CentralBus",
+                    role_arn=to_central.role_arn,
+                    **target_delivery(self.delivery_dead_letters.queue.queue_arn),
                 )
             ],
         )
+        self.delivery_dead_letters.allow(forward.attr_arn)
         to_domain = iam.Role(
             self,
             "SubscriptionRole",
@@ -549,7 +563,19 @@ class DataDomain(Construct):
             state="ENABLED",
             targets=[
                 events.CfnRule.TargetProperty(
-                    arn=self.bus.event_bus_arn, id="DomainBus", role_arn=to_domain.role_arn
+                    arn=self.bus.event_bus_arn,
+                    id="DomainBus",
+                    role_arn=to_domain.role_arn,
+                    # The rule is in central's account: so is its dead-letter queue (central's
+                    # one queue for every subscription rule of the bus).
+                    **target_delivery(
+                        _resources.subscription_dlq_arn(
+                            self.mesh_name,
+                            account=self.central_account,
+                            region=self._central_region,
+                            partition=Stack.of(self).partition,
+                        )
+                    ),
                 )
             ],
         )
