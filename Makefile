@@ -8,15 +8,24 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test lint typecheck unit test-floors bench schemas docs constructs synth clean install
+.PHONY: demo portal browser test lint typecheck unit test-floors bench schemas docs constructs synth clean install
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,local,cdk]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,local,cdk,portal]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The portal's browser test drives Debian's chromium (never a Playwright browser download).
+# Installed when missing and apt can; where it cannot, that one test skips and says why.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium chromium-driver >/dev/null) || echo "chromium could not be installed: the browser test will skip"; \
+	  else echo "chromium missing and apt-get not usable as root: the browser test will skip"; fi; }
+
+install: $(STAMP) browser
 
 # A second environment with the lowest versions pyproject.toml declares for the core and the
 # `cdk` extra (tools/floors.py), so the declared floors are tested, not only constraints.txt.
@@ -33,6 +42,11 @@ $(FLOORS_STAMP): pyproject.toml constraints.txt tools/floors.py
 demo: $(STAMP)
 	$(BIN)/meshkit demo
 
+# The self-service portal on the demo mesh (http://127.0.0.1:8765/; a persisted mesh of
+# `meshkit local up` when there is one).
+portal: $(STAMP)
+	$(BIN)/meshkit portal
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples tools
 	$(BIN)/ruff format --check src tests bench examples tools
@@ -40,7 +54,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/pytest -q -n 2
 
 # The construct tests once more, at the floors of the `cdk` extra (and of pydantic and boto3):

@@ -153,6 +153,16 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return status
 
 
+def cmd_portal(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        from meshkit.portal import serve
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"the portal needs the portal extra: pip install 'meshkit[portal]' ({exc})"
+        ) from exc
+    return serve(state_dir=args.state_dir, host=args.host, port=args.port)
+
+
 def _parser() -> argparse.ArgumentParser:
     from meshkit import __version__
 
@@ -176,6 +186,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run every mesh flow in a local mesh (moto)")
     demo.add_argument("--json", action="store_true", help="print the result as JSON")
     demo.set_defaults(run=cmd_demo)
+
+    portal = commands.add_parser("portal", help="the self-service web portal on the local mesh")
+    portal.add_argument("--state-dir", default=None, help="a persisted local mesh to serve")
+    portal.add_argument("--host", default="127.0.0.1")
+    portal.add_argument("--port", type=int, default=8765)
+    portal.set_defaults(run=cmd_portal)
 
     from meshkit.governance.cli import register as register_permissions
 

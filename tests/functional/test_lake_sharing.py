@@ -70,13 +70,24 @@ def test_grant_to_another_account_is_usable_only_after_the_invitation_is_accepte
     shares = ram.get_resource_shares(resourceOwner="OTHER-ACCOUNTS")["resourceShares"]
     assert [(s["owningAccountId"], s["status"]) for s in shares] == [(CENTRAL, "ACTIVE")]
     rows = _consumer_permissions(lake)
+    # As AWS reads it back: SELECT on the table's column wildcard, the rest on the table, both
+    # marked as derived from the RAM share.
+    share = {"ResourceShare": [shares[0]["resourceShareArn"]]}
     assert rows == [
         {
             "Principal": {"DataLakePrincipalIdentifier": CONSUMER},
             "Resource": table_resource(),
-            "Permissions": ["DESCRIBE", "SELECT"],
-            "PermissionsWithGrantOption": ["DESCRIBE", "SELECT"],
-        }
+            "Permissions": ["DESCRIBE"],
+            "PermissionsWithGrantOption": ["DESCRIBE"],
+            "AdditionalDetails": share,
+        },
+        {
+            "Principal": {"DataLakePrincipalIdentifier": CONSUMER},
+            "Resource": {"TableWithColumns": {**table_resource()["Table"], "ColumnWildcard": {}}},
+            "Permissions": ["SELECT"],
+            "PermissionsWithGrantOption": ["SELECT"],
+            "AdditionalDetails": share,
+        },
     ]
     assert _consumer_sees_orders(lake)
     assert [g.usable for g in lake.sim.grants(CONSUMER)] == [True]

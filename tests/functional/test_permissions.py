@@ -221,3 +221,37 @@ def test_reconcile_reports_drift_and_repairs_lost_grants(world: Any) -> None:
     assert "email" in _columns(mesh, ENGINEER, "orders")  # repaired
     assert plan_file(loads(text), glue, lf, CENTRAL).plan.reported  # reported, left in place
     mesh.advance(timedelta(minutes=1))
+
+
+def test_apply_retries_throttling_and_concurrent_modification(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a throttled Lake Formation that also fails a third of the batch entries with
+    # ConcurrentModificationException in the 200 response, and a ListPermissions of 2 per page
+    from meshkit.governance import state
+
+    mesh, mode = world
+    monkeypatch.setattr(state, "PAGE_SIZE", 2)
+    file = loads(personas(mode))
+    glue, lf = _clients(mesh)
+    mesh.faults.throttle({"lakeformation": 0.3})
+    mesh.faults.fail_lake_entries(0.34)
+    slept: list[float] = []
+    # WHEN the file is applied
+    done = apply_file(file, glue, lf, CENTRAL, sleep=slept.append)
+    mesh.faults.throttle(None)
+    mesh.faults.fail_lake_entries(None)
+    # THEN the failed entries were retried alone, and the result is the file's state
+    assert done.applied is not None
+    assert done.applied.ok, done.applied.failures
+    injected = mesh.faults.injected
+    assert injected["lakeformation.BatchGrantPermissions.ConcurrentModificationException"] >= 1
+    assert any(k.startswith("lakeformation.") and k.count(".") == 1 for k in injected)
+    assert done.applied.retries >= 1
+    assert slept
+    assert done.applied.calls == 1 + done.applied.retries
+    assert len(done.applied.granted) == done.plan.changes
+    again = plan_file(file, glue, lf, CENTRAL)
+    assert again.plan.changes == 0
+    assert again.read_calls > 1 + len(state.RESOURCE_TYPES)  # the pages were followed
+    assert "email" in _columns(mesh, ENGINEER, "orders")

@@ -1,6 +1,8 @@
 """The canonical-form property: any desired state, applied and read back, plans zero changes.
 
-Each example gets principals of its own, so one local mesh serves every example.
+Each example gets principals of its own, so one local mesh serves every example. The lake
+reads grants back in AWS's rewritten shapes (column wildcards, ALL's implicit column row,
+ALL_TABLES); the second property writes the desired state by hand in any equivalent shape.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from test_flows import CENTRAL, SALES, _orders, _revenue
 
 from meshkit.governance.engine import apply_file, plan_file
 from meshkit.governance.model import PersonasFile
+from meshkit.governance.state import desired_state, read_catalog
 from meshkit.local.mesh import LocalMesh
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -40,7 +43,10 @@ def mesh() -> Any:
 def rules(draw: st.DrawFn) -> dict[str, Any]:
     permissions = draw(st.lists(st.sampled_from(_PERMS), min_size=1, max_size=4))
     rule: dict[str, Any] = {"permissions": permissions}
-    grantable = [p for p in permissions if p != "ALL"]
+    # ALL's implied permissions may carry a grant option of their own (ALL WITH GRANT OPTION
+    # on SELECT): a known way to lose the option.
+    implied = ["SELECT", "DESCRIBE", "ALTER", "INSERT"] if "ALL" in permissions else []
+    grantable = sorted({p for p in permissions if p != "ALL"} | set(implied))
     rule["grant_option"] = (
         draw(st.lists(st.sampled_from(grantable), max_size=2)) if grantable else []
     )
@@ -94,6 +100,53 @@ def test_applied_state_plans_zero_changes(mesh: LocalMesh, file: PersonasFile) -
     outcome = apply_file(file, glue, lf, CENTRAL)
     assert outcome.applied is not None
     assert outcome.applied.ok, outcome.applied.failures
+    replan = plan_file(file, glue, lf, CENTRAL).plan
+    assert replan.changes == 0, replan.render()
+    assert not replan.reported, replan.render()
+
+
+def _shapes(draw: st.DrawFn, resource: dict[str, Any]) -> dict[str, Any]:
+    """An equivalent spelling of a resource: CatalogId left out, a column wildcard for the
+    table, ``ALL_TABLES`` or a missing Name for the table wildcard."""
+    kind, body = next(iter(resource.items()))
+    body = dict(body)
+    if "CatalogId" in body and draw(st.booleans()):
+        del body["CatalogId"]
+    if kind == "Table" and "Name" in body and draw(st.booleans()):
+        return {"TableWithColumns": {**body, "ColumnWildcard": {}}}
+    return {kind: body}
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(file=files(), data=st.data())
+def test_any_equivalent_shape_written_by_hand_plans_zero_changes(
+    mesh: LocalMesh, file: PersonasFile, data: st.DataObject
+) -> None:
+    # GIVEN the desired state written one grant call at a time, each in a random equivalent
+    # shape, permissions shuffled and duplicated, ALL's implicit column grant added as AWS does
+    glue, lf = mesh.central.client("glue"), mesh.central.client("lakeformation")
+    catalog = read_catalog(glue, lf, CENTRAL, with_tags=True)
+    desired = desired_state(file, catalog)
+    for (principal, resource), grants in sorted(desired.state.items()):
+        perms = sorted(grants.permissions)
+        perms = data.draw(st.permutations(perms + data.draw(st.lists(st.sampled_from(perms)))))
+        shaped = _shapes(data.draw, resource.as_api())
+        lf.grant_permissions(
+            Principal={"DataLakePrincipalIdentifier": principal},
+            Resource=shaped,
+            Permissions=perms,
+            PermissionsWithGrantOption=sorted(grants.grantable),
+        )
+        if resource.kind == "table" and "ALL" in grants.permissions:
+            body = resource.as_api()["Table"]
+            lf.grant_permissions(
+                Principal={"DataLakePrincipalIdentifier": principal},
+                Resource={"TableWithColumns": {**body, "ColumnWildcard": {}}},
+                Permissions=["SELECT"],
+            )
+    # WHEN it is planned again THEN nothing changes and nothing is reported
     replan = plan_file(file, glue, lf, CENTRAL).plan
     assert replan.changes == 0, replan.render()
     assert not replan.reported, replan.render()

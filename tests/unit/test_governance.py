@@ -270,3 +270,92 @@ def test_apply_retries_throttled_entries_and_reports_others() -> None:
         ("t002", "InvalidInputException")
     ]
     assert sorted(c.resource.table for c in result.granted) == ["t000", "t001"]
+
+
+def test_grant_option_on_a_permission_all_implies_is_kept() -> None:
+    # GIVEN a rule of ALL WITH GRANT OPTION on SELECT, over all tables (a wildcard) and one table
+    text = """
+version: 1
+personas:
+  - name: engineer
+    principals: [engineer]
+    rules:
+      - database: sales
+        tables: ["*"]
+        permissions: [ALL]
+        grant_option: [SELECT]
+        pii: true
+        processing_record: {purpose: support, legal_basis: contract, owner: dpo,
+                            review_date: 2027-01-01}
+      - database: sales
+        tables: [revenue]
+        permissions: [ALL, CREATE_TABLE]
+        grant_option: [INSERT, CREATE_TABLE]
+"""
+    desired = desired_state(loads(text), _catalog())
+    held = {r.describe(): g for (_, r), g in desired.state.items()}
+    # THEN the grant options survive next to ALL
+    assert held["sales.*"].permissions == {"ALL"}
+    assert held["sales.*"].grantable == {"SELECT"}
+    assert held["sales.revenue"].grantable == {"INSERT"}
+    assert held["sales"].grantable == {"CREATE_TABLE"}
+
+
+class PagedLakeFormation:
+    """ListPermissions as AWS answers it: pages with NextToken, RAM rows, admin rows."""
+
+    def __init__(self, rows: list[dict[str, Any]], page: int) -> None:
+        self.rows, self.page = rows, page
+        self.requests: list[dict[str, Any]] = []
+
+    def get_data_lake_settings(self, **_: Any) -> dict[str, Any]:
+        admin = {"DataLakePrincipalIdentifier": f"arn:aws:iam::{ACCOUNT}:role/admin"}
+        return {"DataLakeSettings": {"DataLakeAdmins": [admin]}}
+
+    def list_permissions(self, **kw: Any) -> dict[str, Any]:
+        self.requests.append(kw)
+        wanted = [r for r in self.rows if kw["ResourceType"] in r["_types"]]
+        start = int(kw.get("NextToken", "0"))
+        out: dict[str, Any] = {
+            "PrincipalResourcePermissions": [
+                {k: v for k, v in r.items() if k != "_types"}
+                for r in wanted[start : start + self.page]
+            ]
+        }
+        if start + self.page < len(wanted):
+            out["NextToken"] = str(start + self.page)
+        return out
+
+
+def test_actual_state_is_read_by_resource_type_page_by_page_skipping_derived_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from meshkit.governance import state
+
+    def row(principal: str, table: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "_types": {"TABLE"},
+            "Principal": {"DataLakePrincipalIdentifier": principal},
+            "Resource": {"Table": {"DatabaseName": "sales", "Name": table}},
+            "Permissions": ["SELECT"],
+            "PermissionsWithGrantOption": [],
+            **extra,
+        }
+
+    analyst = f"arn:aws:iam::{ACCOUNT}:role/analyst"
+    rows = [row(analyst, f"t{i}") for i in range(7)] + [
+        row(analyst, "shared", AdditionalDetails={"ResourceShare": ["arn:aws:ram:x"]}),
+        row("IAM_ALLOWED_PRINCIPALS", "t0"),
+        row(f"arn:aws:iam::{ACCOUNT}:role/admin", "t1"),
+    ]
+    client = PagedLakeFormation(rows, page=3)
+    monkeypatch.setattr(state, "PAGE_SIZE", 3)
+    actual, calls = state.read_actual(client, ACCOUNT)
+    # THEN every page was read, by resource type, never with a Principal filter
+    assert sorted(r.table for (_, r) in actual) == [f"t{i}" for i in range(7)]
+    assert {p for (p, _) in actual} == {analyst}
+    assert all("Principal" not in kw and "Resource" not in kw for kw in client.requests)
+    assert all(kw["MaxResults"] == 3 for kw in client.requests)
+    table_pages = [kw for kw in client.requests if kw["ResourceType"] == "TABLE"]
+    assert [kw.get("NextToken") for kw in table_pages] == [None, "3", "6", "9"]
+    assert calls == 1 + len(client.requests)

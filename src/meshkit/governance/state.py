@@ -45,6 +45,13 @@ _READS = frozenset({"SELECT", "ALL"})
 _TABLE_PERMS = frozenset({"SELECT", "ALTER", "DROP", "DELETE", "INSERT", "DESCRIBE"})
 
 
+def _options(grantable: frozenset[str], perms: frozenset[str]) -> frozenset[str]:
+    """The grant options that go with ``perms``: those named, or implied by ALL (a rule of
+    ``ALL`` with ``grant_option: [SELECT]`` keeps its SELECT grant option)."""
+    held = perms | _TABLE_PERMS if "ALL" in perms else perms
+    return grantable & held
+
+
 @dataclass(frozen=True)
 class TableInfo:
     """One table of the catalog, as far as permissions care."""
@@ -132,7 +139,7 @@ def _rule_grants(
                 yield (
                     Resource("database", account, database=db),
                     database_perms,
-                    grantable & database_perms,
+                    _options(grantable, database_perms),
                 )
     if not table_perms:
         return
@@ -145,7 +152,7 @@ def _rule_grants(
                 expression=tag_expression(rule.lf_tags),
             ),
             table_perms,
-            grantable & table_perms,
+            _options(grantable, table_perms),
         )
         return
     if broad and rule.all_tables:
@@ -154,7 +161,7 @@ def _rule_grants(
                 yield (
                     Resource("table_wildcard", account, database=db),
                     table_perms,
-                    grantable & table_perms,
+                    _options(grantable, table_perms),
                 )
         return
     if rule.lf_tags is not None:
@@ -213,7 +220,7 @@ def _table_grants(
         return
     reads = perms & _READS
     if not reads:
-        yield whole, perms, grantable
+        yield whole, perms, _options(grantable, perms)
         return
     columns = set(table.columns)
     restricted = rule.columns is not None
@@ -226,12 +233,12 @@ def _table_grants(
         columns -= table.pii_columns
         restricted = True
     if not restricted:
-        yield whole, perms, grantable
+        yield whole, perms, _options(grantable, perms)
         return
     # ALL's other permissions stay on the table; reading moves to the allowed columns.
     others = (_TABLE_PERMS - {"SELECT"} if "ALL" in perms else perms - {"SELECT"}) & _TABLE_PERMS
     if others:
-        yield whole, frozenset(others), frozenset(grantable & others)
+        yield whole, frozenset(others), _options(grantable, frozenset(others))
     if not columns:
         return
     if rule.pii and rule.columns is not None and rule.columns.exclude is not None:
@@ -309,6 +316,8 @@ def _table_info(
 
 #: Resource types read for the actual state (LF_TAG_POLICY alone misses the TABLE policies).
 RESOURCE_TYPES = ("DATABASE", "TABLE", "LF_TAG_POLICY_DATABASE", "LF_TAG_POLICY_TABLE")
+#: ListPermissions page size (the API's maximum).
+PAGE_SIZE = 1000
 
 
 def read_actual(
@@ -326,7 +335,7 @@ def read_actual(
             kwargs: dict[str, Any] = {
                 "CatalogId": account,
                 "ResourceType": resource_type,
-                "MaxResults": 1000,
+                "MaxResults": PAGE_SIZE,
             }
             if token:
                 kwargs["NextToken"] = token

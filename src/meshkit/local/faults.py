@@ -74,6 +74,33 @@ class Faults:
         self._lock = threading.Lock()
         #: Injected throttling errors, by ``service-id.Operation``.
         self.injected: Counter[str] = Counter()
+        #: Lake Formation batch entries to fail in the 200 response: (share, error code).
+        self._entry_failures: tuple[float, str] | None = None
+
+    def fail_lake_entries(
+        self, share: float | None, code: str = "ConcurrentModificationException"
+    ) -> None:
+        """Fail this share (0..1) of the entries of the handlers' BatchGrantPermissions /
+        BatchRevokePermissions calls with ``code`` in the call's ``Failures`` (HTTP 200, the
+        entry not applied), as Lake Formation answers concurrent changes; ``None`` stops."""
+        if share is None:
+            self._entry_failures = None
+            return
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"entry failure share must be within 0..1, not {share}")
+        self._entry_failures = (share, code)
+
+    def lake_entry_fault(self, operation: str) -> str | None:
+        """The error code to fail one batch entry with (None: apply it); counted in
+        ``injected`` as ``lakeformation.<Operation>.<code>``."""
+        rule = self._entry_failures
+        if rule is None or not rule[0]:
+            return None
+        with self._lock:
+            if self.rng.random() >= rule[0]:
+                return None
+            self.injected[f"lakeformation.{operation}.{rule[1]}"] += 1
+        return rule[1]
 
     def throttle(self, shares: Mapping[str, float] | None) -> None:
         """Throttle this share (0..1) of the handlers' calls to each service (named as for

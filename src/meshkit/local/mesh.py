@@ -305,6 +305,7 @@ class LocalMesh:
                     clock=self.clock,
                     organization_accounts=self._organization,
                 )
+                self._lake.entry_fault = self.faults.lake_entry_fault
             if "datazone" in self.features:
                 from meshkit.local.datazone import DataZoneSimulation
 

@@ -536,15 +536,67 @@ class SharingLedger:
                 continue
             if wanted is not None and not _same_resource(entry.resource, wanted):
                 continue
-            rows.append(
-                {
-                    "Principal": {"DataLakePrincipalIdentifier": entry.principal},
-                    "Resource": entry.resource.as_api(),
-                    "Permissions": sorted(entry.permissions),
-                    "PermissionsWithGrantOption": sorted(entry.grantable),
-                }
-            )
+            row: dict[str, Any] = {
+                "Principal": {"DataLakePrincipalIdentifier": entry.principal},
+                "Resource": entry.resource.as_api(),
+                "Permissions": sorted(entry.permissions),
+                "PermissionsWithGrantOption": sorted(entry.grantable),
+            }
+            share = self._shares.get((entry.issuer, entry.principal, entry.resource.raw))
+            if received and share is not None:
+                # AWS marks the rows a RAM share derives; they are not grants of this account.
+                row["AdditionalDetails"] = {"ResourceShare": [share.arn]}
+            rows.extend(_as_read(entry.resource, row))
         return rows
+
+
+def _as_read(resource: LakeResource, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A grant in the shapes AWS reads it back in (research §A.1), not as it was written.
+
+    SELECT on a Table comes back on the table's TableWithColumns with a column wildcard; ALL on
+    a Table keeps its row and adds that implicit column row; a TableWildcard grant comes back
+    as ``TableWithColumns{Name: "ALL_TABLES", ColumnWildcard: {}}``. Permissions come back
+    sorted. Readers that compare raw shapes see the false diffs AWS's users see.
+    """
+    api = resource.as_api()
+    if resource.kind == "table_wildcard":
+        body = api.get("Table", {})
+        row["Resource"] = {
+            "TableWithColumns": {
+                "CatalogId": resource.catalog,
+                "DatabaseName": body.get("DatabaseName", resource.database),
+                "Name": "ALL_TABLES",
+                "ColumnWildcard": {},
+            }
+        }
+        return [row]
+    if resource.kind != "table" or "Table" not in api:
+        return [row]
+    perms, grantable = set(row["Permissions"]), set(row["PermissionsWithGrantOption"])
+    if not ({"SELECT", _ALL} & perms):
+        return [row]
+    columns = {
+        **row,
+        "Resource": {
+            "TableWithColumns": {
+                "CatalogId": resource.catalog,
+                "DatabaseName": resource.database,
+                "Name": resource.table,
+                "ColumnWildcard": {},
+            }
+        },
+        "Permissions": ["SELECT"],
+        "PermissionsWithGrantOption": ["SELECT"] if {"SELECT", _ALL} & grantable else [],
+    }
+    rest = perms - {"SELECT"} if _ALL not in perms else perms
+    if not rest:
+        return [columns]
+    table = {
+        **row,
+        "Permissions": sorted(rest),
+        "PermissionsWithGrantOption": sorted(grantable & rest),
+    }
+    return [table, columns]
 
 
 def _tag_key(resource: LakeResource) -> tuple[str, str, str]:

@@ -82,6 +82,8 @@ class LakeSimulation:
             clock=self._now,
             locations=self.locations,
         )
+        #: ``(operation) -> error code or None`` per batch entry (the mesh's injected faults).
+        self.entry_fault: Callable[[str], str | None] | None = None
         self._engine = QueryEngine(
             ledger=self.ledger, catalog=self.catalog, client=self._client, locations=self.locations
         )
@@ -236,7 +238,7 @@ class LakeSimulation:
             # moto crashes on a Table filter next to a TableWildcard grant and on LF-tag
             # resource types (research §4): the ledger answers every shape.
             rows = self.ledger.list_permissions(account, params)
-            return answer({"PrincipalResourcePermissions": rows})
+            return answer(_page(rows, params))
         if "TableWithColumns" in (params.get("Resource") or {}):
             # Column tags: moto's own bookkeeping handles them; the ledger keeps table tags.
             return None
@@ -351,6 +353,15 @@ class LakeSimulation:
         failures: list[dict[str, Any]] = []
         done: list[dict[str, Any]] = []
         for entry in params.get("Entries", []):
+            injected = self.entry_fault(op) if self.entry_fault is not None else None
+            if injected is not None:
+                failures.append(
+                    {
+                        "RequestEntry": entry,
+                        "Error": {"ErrorCode": injected, "ErrorMessage": "injected by the mesh"},
+                    }
+                )
+                continue
             try:
                 if granting:
                     self._check_regrant(account, entry)
@@ -462,6 +473,24 @@ class LakeSimulation:
             ]
             return answer({"resourceShares": shares})
         return None
+
+
+def _page(rows: list[dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
+    """One page of ListPermissions as AWS pages it: ``MaxResults`` rows, then a NextToken
+    (moto returns every row at once, research §A.3, which hides a missing NextToken loop)."""
+    size = params.get("MaxResults")
+    if not size:
+        return {"PrincipalResourcePermissions": rows}
+    token = str(params.get("NextToken") or "")
+    try:
+        start = int(token.removeprefix("page-")) if token else 0
+    except ValueError:
+        raise LakeClientError("InvalidInputException", "The NextToken is not valid.") from None
+    end = start + int(size)
+    out: dict[str, Any] = {"PrincipalResourcePermissions": rows[start:end]}
+    if end < len(rows):
+        out["NextToken"] = f"page-{end}"
+    return out
 
 
 def _db(resource: LakeResource) -> tuple[str, str]:
