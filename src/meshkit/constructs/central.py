@@ -554,7 +554,8 @@ class CentralGovernance(Construct):
                 ),
                 iam.PolicyStatement(
                     sid="BucketOwner",
-                    actions=["s3:GetBucketLocation"],
+                    # HeadBucket with ExpectedBucketOwner (the onboarding ownership check).
+                    actions=["s3:ListBucket"],
                     resources=[buckets],
                     conditions=self._member_resources(),
                 ),

@@ -40,6 +40,7 @@ from meshkit.events.products import (
     ProductSchemaUpdated,
     RegisteredTable,
 )
+from meshkit.events.types import S3Location
 from meshkit.handlers import lake
 from meshkit.handlers._common import (
     aws_error_code,
@@ -325,9 +326,12 @@ def _denied(r: dict[str, Any], *, reason: str, by: str) -> AccessDenied:
 
 # -- product registration ------------------------------------------------------------------
 def _under(location: str, prefix: str) -> bool:
-    prefix = prefix if prefix.endswith("/") else prefix + "/"
-    location = location if location.endswith("/") else location + "/"
-    return location.startswith(prefix)
+    # Both were checked canonical at the boundary (S3LocationUri): compared by parts. A stored
+    # storage from before the canonical rules that does not parse contains nothing (closed).
+    try:
+        return S3Location.parse(location).within(S3Location.parse(prefix))
+    except ValueError:
+        return False
 
 
 def _table_input(
