@@ -25,6 +25,7 @@ def mesh() -> Any:
     with LocalMesh(name="t", central_account=CENTRAL, seed=5) as m:
         m.add_domain("sales", account=SALES)
         m.add_domain("marketing", account=MARKETING)
+        m.bind_domain("sales_two", SALES)  # a second domain of sales' account, by hand
         m.run_until_idle()
         yield m
 

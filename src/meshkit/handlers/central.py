@@ -9,6 +9,7 @@ Lake Formation calls idempotent, and a transition interrupted half-way resumes o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +93,33 @@ def _active_domain(ctx: HandlerContext, reg: Registry, name: str) -> dict[str, A
     return domain
 
 
+def _require_binding(ctx: HandlerContext, name: str) -> None:
+    """The domain name is bound to the sender account by central's ``domain_accounts``.
+
+    Fails closed: a name the map does not hold (or a central without the map) is refused, so
+    a member account cannot take a name another team's stack will register.
+    """
+    bindings = ctx.config.setting("domain_accounts", None)
+    if not isinstance(bindings, Mapping):
+        raise RejectEvent(
+            f"domain name {name!r} is not bound to an account: central has no domain_accounts "
+            "map; a mesh admin binds names to accounts with "
+            "CentralGovernance(domain_accounts={...})"
+        )
+    owner = bindings.get(name)
+    if owner is None:
+        raise RejectEvent(
+            f"domain name {name!r} is not bound to an account in central's domain_accounts "
+            f"({len(bindings)} names bound); a mesh admin binds it with "
+            f"CentralGovernance(domain_accounts={{{name!r}: {ctx.sender_account!r}}})"
+        )
+    if owner != ctx.sender_account:
+        raise RejectEvent(
+            f"domain name {name!r} is bound to account {owner} by central's domain_accounts; "
+            f"account {ctx.sender_account} may not register it"
+        )
+
+
 # -- domain onboarding ---------------------------------------------------------------------
 @onboarding.on(DomainRegistrationRequested)
 def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> EventDetail:
@@ -101,6 +129,7 @@ def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> 
             f"for account {event.account_id}; a domain registers itself only"
         )
     _require_member(ctx)
+    _require_binding(ctx, event.domain)
     reg = Registry(ctx)
     existing = reg.domain(event.domain)
     if existing is not None and existing["account_id"] != event.account_id:
