@@ -961,6 +961,27 @@ def _grant(
     )
 
 
+def _reuse(existing: dict[str, Any], event: AccessRequested) -> str:
+    """What differs between the stored request and ``event`` of the same id ("" when it is
+    the same request sent again)."""
+    by_name = {t: central_table_name(event.product, t) for t in event.tables}
+    asked = sorted(by_name.values()) if event.tables else None
+    stored = (
+        None
+        if existing.get("all_tables", not event.tables)
+        else sorted(existing.get("tables") or [])
+    )
+    fields = {
+        "consumer_domain": (existing.get("consumer_domain"), event.consumer_domain),
+        "producer_domain": (existing.get("producer_domain"), event.producer_domain),
+        "product": (existing.get("product"), event.product),
+        "tables": (stored, asked),
+        "principals": (sorted(existing.get("principals") or []), sorted(event.principals)),
+        "permissions": (sorted(existing.get("permissions") or []), sorted(event.permissions)),
+    }
+    return ", ".join(name for name, (old, new) in fields.items() if old != new)
+
+
 @access.on(AccessRequested)
 def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail | None:
     reg = Registry(ctx)
@@ -975,6 +996,17 @@ def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail |
     if existing is not None:
         if existing["consumer_account"] != ctx.sender_account:
             raise RejectEvent(f"request id {event.request_id} belongs to another account")
+        reused = _reuse(existing, event)
+        if reused:
+            # Not AccessDenied: an answer carrying this id would end the original request
+            # at the consumer. The rejection (DLQ + EventRejected) names the original.
+            raise RejectEvent(
+                f"request id {event.request_id} is already used by the request of "
+                f"{existing['consumer_domain']} for {existing['producer_domain']}."
+                f"{existing['product']} ({existing.get('state', 'PENDING')}); this one differs "
+                f"in {reused}: give each request its own request_id",
+                kind="state",
+            )
         if existing.get("request_event") != ctx.envelope.id or existing.get("state") != "APPROVED":
             return None  # the same request again: it is already being handled
         if existing.get("grants"):
