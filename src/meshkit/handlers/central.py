@@ -964,7 +964,7 @@ def _grant(
 def _reuse(existing: dict[str, Any], event: AccessRequested) -> str:
     """What differs between the stored request and ``event`` of the same id ("" when it is
     the same request sent again)."""
-    by_name = {t: central_table_name(event.product, t) for t in event.tables}
+    by_name = {t: central_table_name(event.product, t) for t in event.tables or []}
     asked = sorted(by_name.values()) if event.tables else None
     stored = (
         None
