@@ -16,6 +16,7 @@ DEFAULTS = {
     "region": "eu-west-1",
     "organization_id": "",
     "member_accounts": "222222222222,333333333333",
+    "domain_accounts": "sales=222222222222,marketing=333333333333",
 }
 
 
@@ -35,12 +36,17 @@ def main() -> None:
     )
     org = context(app, "organization_id")
     members = [a for a in context(app, "member_accounts").split(",") if a]
+    # Which account may register which domain name (names not listed are refused).
+    bindings = dict(
+        pair.split("=", 1) for pair in context(app, "domain_accounts").split(",") if "=" in pair
+    )
     CentralGovernance(
         stack,
         "Governance",
         mesh_name=context(app, "mesh_name"),
         organization_id=org or None,
         member_accounts=() if org else members,
+        domain_accounts=bindings,
     )
     app.synth()
 

@@ -171,7 +171,7 @@ def test_domain_bucket_and_key_trust_only_centrals_location_role(
     assert bucket["CentralLakeFormationListing"]["Condition"]["StringLike"] == {
         "s3:prefix": ["products/*"]
     }
-    assert bucket["CentralOwnershipCheck"]["Action"] == "s3:GetBucketLocation"
+    assert bucket["CentralOwnershipCheck"]["Action"] == "s3:ListBucket"
     key = _statements(stacks["Domain"], "AWS::KMS::Key")["CentralLakeFormationData"]
     assert sorted(key["Action"]) == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
     assert role in json.dumps(key["Condition"]["ArnEquals"])

@@ -63,6 +63,7 @@ class Central:
             registry_table=table,
             settings={
                 "member_accounts": [PRODUCER, CONSUMER],
+                "domain_accounts": {"sales": PRODUCER, "returns": PRODUCER, "marketing": CONSUMER},
                 # the construct sets the name; the local mesh the ARN
                 **(
                     {"location_role_name": LOCATION_ROLE.rsplit("/", 1)[1]}

@@ -261,3 +261,28 @@ def test_deprecation_ends_pending_requests_and_keeps_granted_access(mesh: LocalM
     # Access granted before the deprecation stays until it is revoked or ends.
     sql = f"SELECT * FROM {mesh.link_names('sales', 'orders', 'daily')}"
     assert len(mesh.domain("marketing").query(sql)) == 6
+
+
+# -- request ids -----------------------------------------------------------------------------
+def test_a_reused_request_id_is_rejected_visibly(mesh: LocalMesh) -> None:
+    mesh.domain("sales").put(_product(mesh))
+    mesh.run_until_idle()
+    rid = _ask(mesh, ["orders"])
+    mesh.run_until_idle()
+    original = mesh.request(rid)
+    assert original is not None
+    assert original.state == "PENDING"
+    reports = len(mesh.published("EventRejected"))
+    # The same request sent again is the same request: no rejection.
+    _ask(mesh, ["orders"], rid)
+    mesh.run_until_idle()
+    assert len(mesh.published("EventRejected")) == reports
+    # The same id for other tables: rejected, naming the original; the original is untouched.
+    _ask(mesh, ["daily"], rid)
+    mesh.run_until_idle()
+    new = mesh.published("EventRejected")[reports:]
+    assert len(new) == 1
+    assert new[0]["kind"] == "state"
+    assert f"request id {rid} is already used" in new[0]["reason"]
+    assert "differs in tables" in new[0]["reason"]
+    assert mesh.request(rid) == original

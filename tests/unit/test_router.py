@@ -422,3 +422,46 @@ def test_operational_events_are_never_reported_again(moto_mesh: MotoMesh, calls:
     result = failing.resolve(sqs_batch(record), None, runtime=moto_mesh.runtime())
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     assert moto_mesh.published() == []
+
+
+# -- robustness: every bad record ends in one place, once, with its reason -------------------
+def _bad_bodies() -> dict[str, str]:
+    good = delivered_envelope(request(), account=CONSUMER)
+    newline = dict(good, account=CONSUMER + "\n")
+    surrogate_id = json.dumps(dict(good, id="x\ud800y"))
+    surrogate_source = json.dumps(dict(good, source="meshkit.\udfffaccess"))
+    return {
+        "deeply-nested": '{"a":' * 100_000 + "1" + "}" * 100_000,
+        "nested-detail": json.dumps(dict(good, id="nested"))[:-1]
+        + ',"extra":'
+        + "[" * 50_000
+        + "]" * 50_000
+        + "}",
+        "account-with-newline": json.dumps(newline),
+        "surrogate-in-id": surrogate_id,
+        "surrogate-in-source": surrogate_source,
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_bad_bodies()))
+def test_a_bad_record_is_rejected_once_and_the_good_ones_proceed(
+    moto_mesh: MotoMesh, calls: list[Any], case: str
+) -> None:
+    body = _bad_bodies()[case]
+    router = make_router(calls)
+    good = sqs_record(delivered_envelope(request(), account=CONSUMER), message_id="good")
+    bad = sqs_record(body, message_id="bad")
+    rt = moto_mesh.runtime()
+    result = router.resolve(sqs_batch(bad, good), None, runtime=rt)
+    assert result == {"batchItemFailures": []}
+    assert len(calls) == 1  # the good record was handled
+    letters = moto_mesh.dead_letters()
+    assert len(letters) == 1, letters
+    published = moto_mesh.published()
+    kinds = sorted(e["detail-type"] for e in published)
+    assert kinds == ["AccessDenied", "EventRejected"], kinds
+    # A duplicate delivery of the rejected record: still one dead letter, one EventRejected.
+    again = router.resolve(sqs_batch(dict(bad, messageId="bad-2")), None, runtime=rt)
+    assert again == {"batchItemFailures": []}
+    assert moto_mesh.dead_letters() == []
+    assert moto_mesh.published() == []

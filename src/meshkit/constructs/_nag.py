@@ -40,9 +40,9 @@ REASONS: dict[str, str] = {
     "at run time (buckets and keys unknown at synth); the identity policy is limited to the "
     "mesh's accounts or organisation (aws:ResourceAccount / aws:ResourceOrgID), and each domain's "
     "bucket and key policy grants only its data prefix.",
-    "bucket-owner": "Domains join at run time with buckets unknown at synth; central only reads "
-    "a bucket's location with ExpectedBucketOwner (the ownership check of onboarding), limited "
-    "to the mesh's accounts or organisation.",
+    "bucket-owner": "Domains join at run time with buckets unknown at synth; central only calls "
+    "HeadBucket (authorised as s3:ListBucket) with ExpectedBucketOwner, the ownership check of "
+    "onboarding, limited to the mesh's accounts or organisation.",
     "own-logs": "CloudWatch Logs names each stream of a log group at run time; scoped to the "
     "function's own log group.",
     "stack-runtime": "The custom resource runs on the same Python runtime as the stack's "

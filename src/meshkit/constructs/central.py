@@ -43,6 +43,9 @@ __all__ = ["CentralGovernance"]
 
 _ACCOUNT = re.compile(r"\A[0-9]{12}\Z")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
+_DOMAIN = re.compile(r"\A[a-z][a-z0-9_]{0,62}\Z")
+#: Lambda's environment holds 4 KB in all; leave the other variables and settings room.
+_MAX_BINDINGS_CHARS = 2_500
 #: No separator character: a mesh name is joined to domain names with ``_`` (Glue database
 #: names) and ``-`` (crawler names), so ``a-b`` + ``c`` and ``a`` + ``b-c`` could not both exist.
 _MESH = re.compile(r"^[a-z0-9]{1,31}$")
@@ -125,6 +128,9 @@ class CentralGovernance(Construct):
         "(`aws:PrincipalOrgPaths`, e.g. `o-xxx/r-xxx/ou-xxx/*`).",
         "member_accounts": "Explicit allowlist of domain accounts: at most what fits the "
         "10,240-character bus policy (about 140, checked at synth; use an organization beyond).",
+        "domain_accounts": "Domain name -> account id: only that account may register the "
+        "name; a name not in the map is refused (fail closed). Carried to the central handlers "
+        "in `MESHKIT_SETTINGS` (about 90 names fit Lambda's 4 KB environment).",
         "organization_management_account": "Read AWS Organizations (membership and OU paths) "
         "by assuming `organization_reader_role_name` in this account; by default central calls "
         "Organizations itself, as a delegated administrator (docs/silos.md).",
@@ -159,6 +165,7 @@ class CentralGovernance(Construct):
         organization_id: str | None = None,
         organization_paths: Sequence[str] = (),
         member_accounts: Sequence[str] = (),
+        domain_accounts: Mapping[str, str] | None = None,
         organization_management_account: str | None = None,
         organization_reader_role_name: str = "meshkit-organization-reader",
         membership_cache: Duration | None = None,
@@ -188,6 +195,7 @@ class CentralGovernance(Construct):
         self.organization_id = organization_id
         self.organization_paths = tuple(organization_paths)
         self.member_accounts = tuple(member_accounts)
+        self.domain_accounts = self._check_domain_accounts(domain_accounts or {}, member_accounts)
 
         self.key = _resources.mesh_key(
             self, "Key", description=f"meshkit {mesh_name} central", removal=removal_policy
@@ -271,6 +279,8 @@ class CentralGovernance(Construct):
             )
         if member_accounts:
             settings["member_accounts"] = list(member_accounts)
+        # Always set, empty included: the handlers refuse every name the map does not hold.
+        settings["domain_accounts"] = dict(self.domain_accounts)
         features: list[str] = []
         if datazone is not None:
             features.append("datazone")
@@ -415,6 +425,34 @@ class CentralGovernance(Construct):
         bad = [a for a in accounts if not _ACCOUNT.match(a)]
         if bad:
             raise ValueError(f"member_accounts {bad} are not 12-digit account ids")
+
+    @staticmethod
+    def _check_domain_accounts(
+        bindings: Mapping[str, str], members: Sequence[str]
+    ) -> dict[str, str]:
+        bad_names = sorted(n for n in bindings if not _DOMAIN.match(n))
+        if bad_names:
+            raise ValueError(
+                f"domain_accounts names {bad_names} are not domain names (a lower-case letter, "
+                "then lower-case letters, digits or '_', at most 63)"
+            )
+        bad = sorted(f"{n}={a}" for n, a in bindings.items() if not _ACCOUNT.match(str(a)))
+        if bad:
+            raise ValueError(f"domain_accounts {bad}: accounts are 12-digit account ids")
+        outside = sorted(f"{n}={a}" for n, a in bindings.items() if members and a not in members)
+        if outside:
+            raise ValueError(
+                f"domain_accounts {outside} name accounts that are not in member_accounts; "
+                "add them there too (a bound account must also be a member)"
+            )
+        size = len(json.dumps(dict(bindings), separators=(",", ":")))
+        if size > _MAX_BINDINGS_CHARS:
+            raise ValueError(
+                f"domain_accounts takes {size} characters of the handlers' environment; at most "
+                f"{_MAX_BINDINGS_CHARS} fit beside the other settings in Lambda's 4 KB "
+                "environment: split the mesh (mesh_name) or shorten domain names"
+            )
+        return dict(sorted(bindings.items()))
 
     def _wants_schema_registry(self, wanted: bool | None) -> bool:
         stack = Stack.of(self)
@@ -733,7 +771,8 @@ class CentralGovernance(Construct):
                 ),
                 iam.PolicyStatement(
                     sid="BucketOwner",
-                    actions=["s3:GetBucketLocation"],
+                    # HeadBucket with ExpectedBucketOwner (the onboarding ownership check).
+                    actions=["s3:ListBucket"],
                     resources=[buckets],
                     conditions=self._member_resources(),
                 ),

@@ -361,8 +361,8 @@ class DataDomain(Construct):
         locations"); registering another account's bucket needs a role of the registering
         account, which this bucket's policy (and key policy) must trust. The role is named
         after the mesh: trusted by ARN condition on central's account, so the policies do not
-        depend on the role existing yet. Central also reads the bucket's location, with
-        ``ExpectedBucketOwner``, to check that this account owns the bucket it registers.
+        depend on the role existing yet. Central also calls ``HeadBucket`` (``s3:ListBucket``)
+        with ``ExpectedBucketOwner``, to check that this account owns the bucket it registers.
         """
         stack = Stack.of(self)
         self.central_location_role_arn = _resources.location_role_arn(
@@ -394,7 +394,9 @@ class DataDomain(Construct):
             iam.PolicyStatement(
                 sid="CentralOwnershipCheck",
                 principals=[central],
-                actions=["s3:GetBucketLocation"],
+                # HeadBucket is authorised as s3:ListBucket; GetBucketLocation would not do:
+                # S3 answers it to the bucket owner only.
+                actions=["s3:ListBucket"],
                 resources=[self.bucket.bucket_arn],
             ),
         ]

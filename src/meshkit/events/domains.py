@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from meshkit.events.base import AddressedEvent, MeshEvent
-from meshkit.events.types import AccountId, DomainName, S3Uri, ShortText
+from meshkit.events.types import AccountId, DomainName, S3LocationUri, ShortText
 
 __all__ = [
     "DomainDeregistered",
@@ -35,7 +35,7 @@ class DomainRegistrationRequested(MeshEvent):
         description="The account hosting the domain; must equal the sender account.",
         examples=["222222222222"],
     )
-    storage_uri: S3Uri = Field(
+    storage_uri: S3LocationUri = Field(
         description="Every data product location of this domain must lie under this prefix.",
         examples=["s3://sales-data-222222222222/products/"],
     )

@@ -14,7 +14,7 @@ from meshkit.events.types import (
     DomainName,
     LongText,
     ProductName,
-    S3Uri,
+    S3LocationUri,
     ShortText,
     TableName,
 )
@@ -43,7 +43,7 @@ class TableSpec(_Part):
     """One table of a data product, as the producer declares it."""
 
     name: TableName
-    location: S3Uri = Field(
+    location: S3LocationUri = Field(
         description="Where the table's objects live; must lie under the domain's storage.",
         examples=["s3://sales-data-222222222222/products/orders/orders/"],
     )
@@ -88,7 +88,7 @@ class RegisteredTable(_Part):
     central_table: TableName = Field(
         description="The table's name in the central catalog database.", examples=["orders"]
     )
-    location: S3Uri = Field(
+    location: S3LocationUri = Field(
         description="Where the table's objects live.",
         examples=["s3://sales-data-222222222222/products/orders/orders/"],
     )
@@ -125,7 +125,7 @@ class TableSchema(_Part):
         description="Partition columns.",
         examples=[[{"name": "dt", "type": "string"}]],
     )
-    location: S3Uri = Field(
+    location: S3LocationUri = Field(
         description="Location of the table.",
         examples=["s3://sales-data-222222222222/products/orders/orders/"],
     )

@@ -9,6 +9,7 @@ Lake Formation calls idempotent, and a transition interrupted half-way resumes o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ from meshkit.events.products import (
     ProductSchemaUpdated,
     RegisteredTable,
 )
+from meshkit.events.types import S3Location
 from meshkit.handlers import lake
 from meshkit.handlers._common import (
     aws_error_code,
@@ -55,8 +57,6 @@ from meshkit.runtime.errors import RejectEvent
 from meshkit.runtime.router import EventRouter
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from meshkit.events.base import EventDetail
     from meshkit.runtime.context import HandlerContext
 
@@ -189,6 +189,33 @@ def check_pending(request_id: str, item: Mapping[str, Any], now: datetime) -> No
         raise RejectEvent(f"request {request_id} expired at {iso(expires_at)}", kind="state")
 
 
+def _require_binding(ctx: HandlerContext, name: str) -> None:
+    """The domain name is bound to the sender account by central's ``domain_accounts``.
+
+    Fails closed: a name the map does not hold (or a central without the map) is refused, so
+    a member account cannot take a name another team's stack will register.
+    """
+    bindings = ctx.config.setting("domain_accounts", None)
+    if not isinstance(bindings, Mapping):
+        raise RejectEvent(
+            f"domain name {name!r} is not bound to an account: central has no domain_accounts "
+            "map; a mesh admin binds names to accounts with "
+            "CentralGovernance(domain_accounts={...})"
+        )
+    owner = bindings.get(name)
+    if owner is None:
+        raise RejectEvent(
+            f"domain name {name!r} is not bound to an account in central's domain_accounts "
+            f"({len(bindings)} names bound); a mesh admin binds it with "
+            f"CentralGovernance(domain_accounts={{{name!r}: {ctx.sender_account!r}}})"
+        )
+    if owner != ctx.sender_account:
+        raise RejectEvent(
+            f"domain name {name!r} is bound to account {owner} by central's domain_accounts; "
+            f"account {ctx.sender_account} may not register it"
+        )
+
+
 # -- domain onboarding ---------------------------------------------------------------------
 @onboarding.on(DomainRegistrationRequested)
 def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> EventDetail:
@@ -198,6 +225,7 @@ def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> 
             f"for account {event.account_id}; a domain registers itself only"
         )
     _require_member(ctx)
+    _require_binding(ctx, event.domain)
     reg = Registry(ctx)
     existing = reg.domain(event.domain)
     if existing is not None and existing["account_id"] != event.account_id:
@@ -423,9 +451,12 @@ def _denied(r: dict[str, Any], *, reason: str, by: str) -> AccessDenied:
 
 # -- product registration ------------------------------------------------------------------
 def _under(location: str, prefix: str) -> bool:
-    prefix = prefix if prefix.endswith("/") else prefix + "/"
-    location = location if location.endswith("/") else location + "/"
-    return location.startswith(prefix)
+    # Both were checked canonical at the boundary (S3LocationUri): compared by parts. A stored
+    # storage from before the canonical rules that does not parse contains nothing (closed).
+    try:
+        return S3Location.parse(location).within(S3Location.parse(prefix))
+    except ValueError:
+        return False
 
 
 def _table_input(
@@ -1026,6 +1057,27 @@ def _grant(
     )
 
 
+def _reuse(existing: dict[str, Any], event: AccessRequested) -> str:
+    """What differs between the stored request and ``event`` of the same id ("" when it is
+    the same request sent again)."""
+    by_name = {t: central_table_name(event.product, t) for t in event.tables or []}
+    asked = sorted(by_name.values()) if event.tables else None
+    stored = (
+        None
+        if existing.get("all_tables", not event.tables)
+        else sorted(existing.get("tables") or [])
+    )
+    fields = {
+        "consumer_domain": (existing.get("consumer_domain"), event.consumer_domain),
+        "producer_domain": (existing.get("producer_domain"), event.producer_domain),
+        "product": (existing.get("product"), event.product),
+        "tables": (stored, asked),
+        "principals": (sorted(existing.get("principals") or []), sorted(event.principals)),
+        "permissions": (sorted(existing.get("permissions") or []), sorted(event.permissions)),
+    }
+    return ", ".join(name for name, (old, new) in fields.items() if old != new)
+
+
 @access.on(AccessRequested)
 def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail | None:
     reg = Registry(ctx)
@@ -1035,6 +1087,17 @@ def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail |
     if existing is not None:
         if existing["consumer_account"] != ctx.sender_account:
             raise RejectEvent(f"request id {event.request_id} belongs to another account")
+        reused = _reuse(existing, event)
+        if reused:
+            # Not AccessDenied: an answer carrying this id would end the original request
+            # at the consumer. The rejection (DLQ + EventRejected) names the original.
+            raise RejectEvent(
+                f"request id {event.request_id} is already used by the request of "
+                f"{existing['consumer_domain']} for {existing['producer_domain']}."
+                f"{existing['product']} ({existing.get('state', 'PENDING')}); this one differs "
+                f"in {reused}: give each request its own request_id",
+                kind="state",
+            )
         if existing.get("request_event") != ctx.envelope.id or existing.get("state") != "APPROVED":
             return None  # the same request again: it is already being handled
         if existing.get("grants"):

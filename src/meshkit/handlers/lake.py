@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from meshkit.events.types import S3Location
 from meshkit.handlers._common import aws_error_code
 from meshkit.runtime.errors import RejectEvent
 
@@ -159,10 +160,14 @@ def location_arn(storage_uri: str, role_arn: str) -> str:
 
 
 def _partition(region: str) -> str:
+    # The region patterns of botocore's partitions.json (see events.types.ARN_PARTITIONS).
     for prefix, partition in (
         ("cn-", "aws-cn"),
         ("us-gov-", "aws-us-gov"),
+        ("eusc-", "aws-eusc"),
         ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
+        ("eu-isoe-", "aws-iso-e"),
         ("us-iso-", "aws-iso"),
     ):
         if region.startswith(prefix):
@@ -190,12 +195,14 @@ def check_bucket_owner(ctx: HandlerContext, storage_uri: str, account: str) -> N
 
     Every domain bucket trusts central's location role, so registering another account's
     bucket for this domain would hand that data to this domain's consumers. S3 answers 403
-    when ``ExpectedBucketOwner`` is not the owner; the domain's bucket policy lets central
-    read the bucket's location for this check.
+    when ``ExpectedBucketOwner`` is not the owner. The call is ``HeadBucket`` (authorised as
+    ``s3:ListBucket``, which the domain's bucket policy grants central for this check), not
+    ``GetBucketLocation``: S3 answers the latter only to the bucket owner, 403 cross-account
+    whatever the bucket policy says (docs/deploy.md, "Sources").
     """
     bucket, _ = _split_storage(storage_uri)
     try:
-        ctx.client("s3").get_bucket_location(Bucket=bucket, ExpectedBucketOwner=account)
+        ctx.client("s3").head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
     except Exception as exc:
         code = aws_error_code(exc)
         if code in ("AccessDenied", "403", "NoSuchBucket", "404", "AllAccessDisabled"):
@@ -239,9 +246,12 @@ def deregister_location(ctx: HandlerContext, storage_uri: str) -> None:
 
 
 def _overlaps(a: str, b: str) -> bool:
-    a = a if a.endswith("/") else a + "/"
-    b = b if b.endswith("/") else b + "/"
-    return a.startswith(b) or b.startswith(a)
+    try:
+        return S3Location.parse(a).overlaps(S3Location.parse(b))
+    except ValueError:
+        # A stored value from before the canonical rules: compare it as text, closed.
+        a, b = a.rstrip("/") + "/", b.rstrip("/") + "/"
+        return a.lower().startswith(b.lower()) or b.lower().startswith(a.lower())
 
 
 def storage_conflicts(

@@ -267,6 +267,9 @@ class LocalMesh:
         self.domains: dict[str, DomainHandle] = {}
         self._accounts: dict[str, Account] = {}
         self._member_accounts: list[str] = []
+        #: Central's name -> account binding (setting ``domain_accounts``), as the
+        #: CentralGovernance construct's prop: built from add_domain and bind_domain calls.
+        self._domain_accounts: dict[str, str] = dict(self.settings.pop("domain_accounts", {}))
         self._schedules: dict[str, _Schedule] = {}
         self._custom_groups = 0
         self._lock = threading.Lock()
@@ -439,6 +442,7 @@ class LocalMesh:
         settings = self._base_settings()
         # One list shared by every central config: add_domain appends to it.
         settings["member_accounts"] = self._member_accounts
+        settings["domain_accounts"] = self._domain_accounts
         settings.setdefault("erasure_secret", resources.erasure_secret)
         settings["location_role_arn"] = resources.location_role_arn
         return MeshConfig(
@@ -591,6 +595,9 @@ class LocalMesh:
             raise ValueError("a domain needs its own account, not the central one")
         if sharing_mode not in ("named", "tag"):
             raise ValueError(f"sharing_mode must be 'named' or 'tag', not {sharing_mode!r}")
+        bound = self._domain_accounts.get(name)
+        if bound is not None and bound != account:
+            raise ValueError(f"domain name {name!r} is bound to account {bound}, not {account}")
         acct = self._account(account)
         central = self._account(self.central_account)
         assert self._central is not None
@@ -617,6 +624,7 @@ class LocalMesh:
             handle.configs[group_name] = config
             self._deploy(acct, wiring, config)
         self.domains[name] = handle
+        self._domain_accounts[name] = account
         if account not in self._member_accounts:
             self._member_accounts.append(account)
         self._sync_schedules()
@@ -694,6 +702,12 @@ class LocalMesh:
             handle.configs.setdefault(group, config)
         self._deploy(account, wiring, config, router)
         return wiring
+
+    def bind_domain(self, name: str, account: str) -> None:
+        """Bind domain name ``name`` to ``account`` in central's ``domain_accounts`` (what
+        ``CentralGovernance(domain_accounts=...)`` does): only that account may register the
+        name. ``add_domain`` binds its own name; this is for names registered by hand."""
+        self._domain_accounts[name] = account
 
     def add_member(self, account: str) -> None:
         """Admit ``account`` to the mesh (central's allowlist) without deploying a domain in it:

@@ -381,7 +381,7 @@ def provision_domain(
             },
         )
         # As the DataDomain construct: central's location role may use the data prefix, and
-        # central may read the bucket's location (its ownership check). Stored, not enforced.
+        # central may call HeadBucket (its ownership check). Stored, not enforced.
         central_account = f"arn:aws:iam::{central.account_id}:root"
         location_role = {"ArnEquals": {"aws:PrincipalArn": central_res.location_role_arn}}
         s3.put_bucket_policy(
@@ -402,7 +402,7 @@ def provision_domain(
                             "Sid": "CentralOwnershipCheck",
                             "Effect": "Allow",
                             "Principal": {"AWS": central_account},
-                            "Action": "s3:GetBucketLocation",
+                            "Action": "s3:ListBucket",
                             "Resource": f"arn:aws:s3:::{bucket}",
                         },
                     ],

@@ -17,6 +17,7 @@ redelivers it; on the last attempt (``ApproximateReceiveCount >= config.max_rece
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -300,11 +301,22 @@ class EventRouter:
             envelope = parse_envelope(delivery.raw)
             model = lookup(envelope.source, envelope.detail_type)
             typed = parse_detail(model, envelope.detail)
-        except (InvalidEnvelopeError, UnknownEventTypeError, InvalidEventError) as exc:
+        except (
+            InvalidEnvelopeError,
+            UnknownEventTypeError,
+            InvalidEventError,
+            RecursionError,
+        ) as exc:
             kind: RejectionKind = (
                 "unknown_type" if isinstance(exc, UnknownEventTypeError) else "validation"
             )
-            return self._reject(rt, delivery, envelope, None, str(exc), kind, self.name)[0]
+            reason = (
+                "the event is nested too deeply to be read (RecursionError); an event is "
+                "a JSON object of bounded depth"
+                if isinstance(exc, RecursionError)
+                else str(exc)
+            )
+            return self._reject_once(rt, delivery, envelope, reason, kind)
         registrations = self._handlers.get(model.type_key(), [])
         if not registrations:
             reason = (
@@ -318,6 +330,34 @@ class EventRouter:
             if error is not None and first_error is None:
                 first_error = error
         return first_error
+
+    def _reject_once(
+        self,
+        rt: Runtime,
+        delivery: _Delivery,
+        envelope: EventEnvelope | None,
+        reason: str,
+        kind: RejectionKind,
+    ) -> Exception | None:
+        """Reject an event no handler saw, once per content: a duplicate delivery of it (SQS
+        and EventBridge deliver at least once) leaves one dead letter and one EventRejected.
+        Keyed by a hash of the body, since an unreadable envelope has no trustworthy id."""
+        digest = hashlib.sha256(delivery.body.encode("utf-8", "backslashreplace")).hexdigest()
+        key = f"{self.name}:rejected:{digest}"
+        try:
+            if rt.idempotency.claim(key, now=rt.clock()) == "duplicate":
+                return None
+        except Exception as exc:
+            return exc
+        error = self._reject(rt, delivery, envelope, None, reason, kind, self.name)[0]
+        try:
+            if error is None:
+                rt.idempotency.complete(key, now=rt.clock())
+            else:
+                rt.idempotency.release(key)
+        except Exception as exc:
+            return error or exc
+        return error
 
     def _call(
         self,
@@ -516,14 +556,14 @@ class EventRouter:
                 "MESHKIT_DLQ_URL so rejected events are parked instead of retried"
             )
         attributes = {
-            "reason": reason,
+            "reason": _clean(reason),
             "kind": kind,
             "handler": handler,
             "group": self.name,
         }
         if envelope is not None:
-            attributes["event_id"] = envelope.id
-            attributes["detail_type"] = envelope.detail_type
+            attributes["event_id"] = _clean(envelope.id)
+            attributes["detail_type"] = _clean(envelope.detail_type)
         rt.clients.client("sqs").send_message(
             QueueUrl=url,
             MessageBody=delivery.body,
@@ -558,13 +598,13 @@ class EventRouter:
             **_correlation(detail),
             kind=kind,
             handler=_short(handler if handler == self.name else f"{self.name}.{handler}"),
-            event_id=_short(event_id),
-            event_source=_short(source),
-            event_detail_type=_short(detail_type),
+            event_id=_short(_clean(event_id)),
+            event_source=_short(_clean(source)),
+            event_detail_type=_short(_clean(detail_type)),
             sender_account=account
             if isinstance(account, str) and _ACCOUNT_ID.match(account)
             else None,
-            reason=reason,
+            reason=_clean(reason),
         )
 
     def _report(self, rt: Runtime, outcome: Outcome) -> None:
@@ -613,7 +653,7 @@ def _as_mapping(raw: Any) -> Mapping[str, Any]:
     if isinstance(raw, str | bytes):
         try:
             value = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
         return value if isinstance(value, Mapping) else {}
     return {}
@@ -621,6 +661,12 @@ def _as_mapping(raw: Any) -> Mapping[str, Any]:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"))
+
+
+def _clean(text: str) -> str:
+    """``text`` as valid UTF-8: lone surrogates (legal in JSON escapes, not in UTF-8) become
+    ``\\udXXX`` escapes, so the reason and the report can be sent at all."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _short(text: str) -> str:

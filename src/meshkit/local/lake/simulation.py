@@ -121,11 +121,9 @@ class LakeSimulation:
                 unique_id=f"{tag}-after-{service}",
             )
         # S3 ignores ExpectedBucketOwner in moto; only the one call central checks owners with.
+        events.register("before-parameter-build.s3.HeadBucket", _stash, unique_id=f"{tag}-stash-s3")
         events.register(
-            "before-parameter-build.s3.GetBucketLocation", _stash, unique_id=f"{tag}-stash-s3"
-        )
-        events.register(
-            "before-call.s3.GetBucketLocation",
+            "before-call.s3.HeadBucket",
             partial(self._before_call, account_id),
             unique_id=f"{tag}-before-s3",
         )
@@ -188,7 +186,7 @@ class LakeSimulation:
                 return self._lakeformation_before(account, op, params)
             if service == "ram":
                 return self._ram_before(account, op, params)
-            if service == "s3" and op == "GetBucketLocation":
+            if service == "s3" and op == "HeadBucket":
                 return self._expected_owner(params)
         except LakeClientError as exc:
             return fail(exc, xml=service == "s3")
@@ -215,11 +213,12 @@ class LakeSimulation:
             self._lakeformation_after(account, op, params, parsed)
 
     def _expected_owner(self, params: Mapping[str, Any]) -> None:
-        """S3's ``ExpectedBucketOwner``: 403 when the bucket belongs to another account."""
+        """S3's ``ExpectedBucketOwner`` on HeadBucket: 403 when the bucket belongs to another
+        account. A HEAD response has no body, so botocore's error code is the status, "403"."""
         expected = params.get("ExpectedBucketOwner")
         owner = bucket_owner(str(params.get("Bucket", "")))
         if expected and owner is not None and owner != expected:
-            raise LakeClientError("AccessDenied", "Access Denied", status=403)
+            raise LakeClientError("403", "Forbidden", status=403)
 
     # ------------------------------------------------------------------ Lake Formation
     def _lakeformation_before(
