@@ -46,6 +46,7 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]
         mesh_name="orglake",
         organization_id="o-abc123def4",
         organization_paths=["o-abc123def4/r-ab12/ou-ab12-11111111/*"],
+        schema_registry=False,
     )
     domain = cdk.Stack(app, "Domain", env=cdk.Environment(account=DOMAIN, region=REGION))
     DataDomain(
@@ -91,6 +92,14 @@ def test_no_stack_registers_a_location_or_replaces_the_data_lake_settings(
     for template in stacks.values():
         assert _of_type(template, "AWS::LakeFormation::Resource") == {}
         assert _of_type(template, "AWS::LakeFormation::DataLakeSettings") == {}
+
+
+def test_schema_registry_can_be_left_out(stacks: dict[str, dict[str, Any]]) -> None:
+    # For the Regions without EventBridge Schemas (docs/deploy.md): nothing of it is created.
+    org = stacks["OrgCentral"]
+    assert _of_type(org, "AWS::EventSchemas::Registry") == {}
+    assert _of_type(org, "AWS::EventSchemas::Schema") == {}
+    assert len(_of_type(stacks["Central"], "AWS::EventSchemas::Registry")) == 1
 
 
 def test_central_location_role_is_named_and_limited_to_member_accounts(

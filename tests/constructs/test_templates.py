@@ -362,6 +362,20 @@ def test_events_principals_carry_source_account(
     assert len(forward) == 1
     st = forward[0]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert st["Condition"]["StringEquals"]["aws:SourceAccount"] == DOMAIN_ACCOUNT
+    # The subscription rule is central's (it lives on the central bus): central is the source.
+    (subscription,) = (
+        r for k, r in _of_type(domain, "AWS::IAM::Role").items() if "SubscriptionRole" in k
+    )
+    st = subscription["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert st["Condition"]["StringEquals"] == {"aws:SourceAccount": CENTRAL_ACCOUNT}
+    source = json.dumps(st["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert f":{CENTRAL_ACCOUNT}:rule/meshkit-demo-central/*" in source
+    # Every events.amazonaws.com trust of both templates carries aws:SourceAccount.
+    for template in (central, domain):
+        for role in _of_type(template, "AWS::IAM::Role").values():
+            for st in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+                if "events.amazonaws.com" in json.dumps(st["Principal"]):
+                    assert "aws:SourceAccount" in st["Condition"]["StringEquals"]
 
 
 def test_ram_accept_only_central_invitations(domain: dict[str, Any]) -> None:

@@ -27,7 +27,8 @@ def _stack() -> cdk.Stack:
         ),
         ({"mesh_name": "demo", "organization_id": "org-1"}, "not an 'o-...' id"),
         ({"mesh_name": "demo", "member_accounts": ["12345"]}, "12-digit"),
-        ({"mesh_name": "demo", "member_accounts": [f"{n:012d}" for n in range(151)]}, "10 KB"),
+        ({"mesh_name": "a-b", "member_accounts": ["222222222222"]}, "no '-'"),
+        ({"mesh_name": "demo", "member_accounts": [f"{n:012d}" for n in range(141)]}, "10240"),
         (
             {"mesh_name": "demo", "member_accounts": ["2" * 12], "organization_paths": ["o-x/*"]},
             "organization_paths",
@@ -71,3 +72,66 @@ def test_add_handler_needs_a_model() -> None:
     )
     with pytest.raises(ValueError, match="at least one event class"):
         domain.add_handler([], fn)
+
+
+def test_allowlist_cap_is_the_real_policy_size() -> None:
+    from meshkit.constructs.central import BUS_POLICY_LIMIT
+
+    accounts = [f"{200000000000 + n:012d}" for n in range(141)]
+    # GIVEN the largest allowlist that fits in eu-west-1 (demo mesh)
+    fits = CentralGovernance(_stack(), "C", mesh_name="demo", member_accounts=accounts[:140])
+    size = fits.bus_policy_size()
+    # THEN the policy is within EventBridge's limit, and one more account would overflow it
+    assert size <= BUS_POLICY_LIMIT < size + 2 * len('"arn:aws:iam::200000000000:root",')
+    with pytest.raises(ValueError, match="141 member_accounts make the central bus policy"):
+        CentralGovernance(_stack(), "C", mesh_name="demo", member_accounts=accounts)
+
+
+def test_schema_registry_only_where_eventbridge_schemas_is() -> None:
+    def central(region: str, **props: Any) -> CentralGovernance:
+        stack = cdk.Stack(
+            cdk.App(), "S", env=cdk.Environment(account="111111111111", region=region)
+        )
+        return CentralGovernance(
+            stack, "C", mesh_name="demo", member_accounts=["222222222222"], **props
+        )
+
+    assert central("il-central-1").schema_registry is None
+    assert central("eu-west-1", schema_registry=False).schema_registry is None
+    with pytest.raises(ValueError, match="not available in mx-central-1"):
+        central("mx-central-1", schema_registry=True)
+
+
+def test_regions_without_schemas_match_the_endpoint_data() -> None:
+    """The list is botocore's: EventBridge Regions minus EventBridge Schemas Regions."""
+    import botocore.session
+
+    from meshkit.constructs.central import PARTITIONS_WITHOUT_SCHEMAS, REGIONS_WITHOUT_SCHEMAS
+
+    session = botocore.session.get_session()
+    missing: set[str] = set()
+    empty: set[str] = set()
+    for partition in session.get_available_partitions():
+        events = set(session.get_available_regions("events", partition_name=partition))
+        schemas = set(session.get_available_regions("schemas", partition_name=partition))
+        if events and not schemas:
+            empty.add(partition)
+        elif partition == "aws":
+            missing |= events - schemas
+    assert missing <= REGIONS_WITHOUT_SCHEMAS
+    assert empty <= PARTITIONS_WITHOUT_SCHEMAS
+
+
+def test_mesh_names_cannot_collide_through_separators() -> None:
+    from meshkit.handlers._common import central_database_name
+    from meshkit.topology import crawler_name
+
+    # "a-b" + "c" and "a" + "b-c" (or "b_c") would give the same database and crawler names.
+    with pytest.raises(ValueError, match="no '-'"):
+        CentralGovernance(_stack(), "C", mesh_name="a-b", member_accounts=["2" * 12])
+    with pytest.raises(ValueError, match="no '-'"):
+        DataDomain(_stack(), "D", mesh_name="a-b", domain_name="c", central_account="1" * 12)
+    pairs = [("ab", "c"), ("a", "bc"), ("a", "b_c"), ("ab", "c_d"), ("a", "b_c_d"), ("a1", "b")]
+    databases = {central_database_name(m, d) for m, d in pairs}
+    crawlers = {crawler_name(m, d, "") for m, d in pairs}
+    assert len(databases) == len(crawlers) == len(pairs)

@@ -137,6 +137,9 @@ def test_onboarding_registers_domains_with_database_and_tag(mesh: LocalMesh) -> 
     glue = mesh.central.client("glue")
     names = {d["Name"] for d in glue.get_databases()["DatabaseList"]}
     assert {central_database_name("t", d) for d in ("sales", "marketing", "finance")} <= names
+    # No IAMAllowedPrincipals default on the central databases: Lake Formation alone decides.
+    database = glue.get_database(Name=central_database_name("t", "sales"))["Database"]
+    assert database["CreateTableDefaultPermissions"] == []
     tag = mesh.central.client("lakeformation").get_lf_tag(TagKey="meshkit:t:domain")
     assert set(tag["TagValues"]) == {"sales", "marketing", "finance"}
     assert _ok(mesh, "DomainRegistered") == 3

@@ -200,6 +200,8 @@ def test_refusals(mesh: LocalMesh) -> None:
         mesh.add_domain("x", account=SALES)
     with pytest.raises(ValueError, match="mesh name"):
         LocalMesh(name="Bad_Name")
+    with pytest.raises(ValueError, match="no '-'"):
+        LocalMesh(name="a-b")  # "a-b" + "c" would name the databases of "a" + "b_c"
 
 
 def test_the_lake_simulation_is_attached_to_every_account(recorder: object) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from aws_cdk import CfnCustomResource, CfnOutput, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import CfnCustomResource, CfnOutput, Duration, RemovalPolicy, Stack, Token, region_info
 from aws_cdk import aws_events as events
 from aws_cdk import aws_eventschemas as eventschemas
 from aws_cdk import aws_iam as iam
@@ -37,11 +37,38 @@ __all__ = ["CentralGovernance"]
 
 _ACCOUNT = re.compile(r"\A[0-9]{12}\Z")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
-_MESH = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+#: No separator character: a mesh name is joined to domain names with ``_`` (Glue database
+#: names) and ``-`` (crawler names), so ``a-b`` + ``c`` and ``a`` + ``b-c`` could not both exist.
+_MESH = re.compile(r"^[a-z0-9]{1,31}$")
 
-#: EventBridge caps a bus's resource policy at 10 KB; each allowlisted account costs about
-#: 45 bytes in the two member statements, so past this many accounts use an organization.
-MAX_ALLOWLIST = 150
+#: EventBridge's default quota "Event bus policy size", in characters (adjustable;
+#: docs/deploy.md): the allowlist is checked against the policy's real size at synth.
+BUS_POLICY_LIMIT = 10_240
+
+#: The Regions without EventBridge Schemas: not in the endpoint list of the ``schemas`` service
+#: (botocore's endpoints data, the AWS General Reference page "Amazon EventBridge Schemas
+#: endpoints and quotas") nor in the CloudFormation resource schemas (cfn-lint's
+#: ``AWS::EventSchemas::Registry``), although EventBridge itself is there (docs/deploy.md).
+REGIONS_WITHOUT_SCHEMAS = frozenset(
+    {
+        "ap-east-2",
+        "ap-south-2",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ca-west-1",
+        "il-central-1",
+        "mx-central-1",
+    }
+)
+#: Partitions where EventBridge Schemas is in no Region (same sources).
+PARTITIONS_WITHOUT_SCHEMAS = frozenset({"aws-iso", "aws-iso-b", "aws-eusc"})
+
+#: Stand-ins measuring the policy when the stack's environment is unresolved: the longest
+#: partition and Region names there are, so the estimate errs on the large side.
+_LONGEST_PARTITION = "aws-us-gov"
+_LONGEST_REGION = "us-isof-south-1"
 
 #: What the AWS::Events::Rule resource handlers call on a rule (the resource schema's
 #: create/read/update/delete permissions, docs/deploy.md); Enable/DisableRule for state changes.
@@ -71,8 +98,8 @@ _ERASURE_OPERATOR_EVENTS = (
 def _check_mesh_name(mesh_name: str) -> None:
     if not _MESH.match(mesh_name):
         raise ValueError(
-            f"mesh_name={mesh_name!r}: use 1-31 lowercase letters, digits or '-', starting "
-            "with a letter or digit (it becomes part of bus names)"
+            f"mesh_name={mesh_name!r}: use 1-31 lowercase letters or digits, no '-' or '_' "
+            "(it is joined to domain names in bus, database and crawler names)"
         )
 
 
@@ -90,8 +117,8 @@ class CentralGovernance(Construct):
         "organization_id": "AWS Organization whose accounts may join (`aws:PrincipalOrgID`).",
         "organization_paths": "Narrow the organization to these OU paths "
         "(`aws:PrincipalOrgPaths`, e.g. `o-xxx/r-xxx/ou-xxx/*`).",
-        "member_accounts": "Explicit allowlist of domain accounts (at most "
-        f"{MAX_ALLOWLIST}: bus policies are capped at 10 KB; use an organization beyond).",
+        "member_accounts": "Explicit allowlist of domain accounts: at most what fits the "
+        "10,240-character bus policy (about 140, checked at synth; use an organization beyond).",
         "organization_management_account": "Read AWS Organizations (membership and OU paths) "
         "by assuming `organization_reader_role_name` in this account; by default central calls "
         "Organizations itself, as a delegated administrator (docs/silos.md).",
@@ -109,6 +136,10 @@ class CentralGovernance(Construct):
         "erasure_approvers": "Accounts besides central that may send `ErasureApproved` (and "
         "cancel); restrict the roles with `grant_erasure_approve`.",
         "erasure_auto_approve": "Approve erasure plans by policy, without an approver.",
+        "bus_policy_limit": "The account's EventBridge quota 'Event bus policy size' "
+        "(characters; 10,240 unless raised): the allowlist must fit in it.",
+        "schema_registry": "Publish the event schemas to an EventBridge Schemas registry; "
+        "default: where the Region has EventBridge Schemas (docs/deploy.md lists those without).",
         **COMMON_PROPS,
     }
 
@@ -132,6 +163,8 @@ class CentralGovernance(Construct):
         erasure_requesters: Sequence[str] = (),
         erasure_approvers: Sequence[str] = (),
         erasure_auto_approve: bool = False,
+        schema_registry: bool | None = None,
+        bus_policy_limit: int = 10_240,
         register_data_lake_admins: bool = False,
         data_lake_admins: Sequence[str] = (),
         max_receive_count: int = 5,
@@ -166,6 +199,7 @@ class CentralGovernance(Construct):
         self.erasure_requesters = tuple(erasure_requesters)
         self.erasure_approvers = tuple(erasure_approvers)
         self._add_bus_policy(organization_paths)
+        self._check_bus_policy_size(bus_policy_limit)
         archived = topology.archive_pattern()
         self.archive = events.Archive(
             self,
@@ -193,7 +227,9 @@ class CentralGovernance(Construct):
             removal_policy=removal_policy,
         )
         _nag.acknowledge(self.erasure_key, "AwsSolutions-SMG4", _nag.REASONS["erasure-key"])
-        self.schema_registry = self._add_schema_registry()
+        self.schema_registry = (
+            self._add_schema_registry() if self._wants_schema_registry(schema_registry) else None
+        )
 
         self._options = HandlerOptions.from_props(
             key=self.key,
@@ -351,11 +387,25 @@ class CentralGovernance(Construct):
         bad = [a for a in accounts if not _ACCOUNT.match(a)]
         if bad:
             raise ValueError(f"member_accounts {bad} are not 12-digit account ids")
-        if len(accounts) > MAX_ALLOWLIST:
+
+    def _wants_schema_registry(self, wanted: bool | None) -> bool:
+        stack = Stack.of(self)
+        where = (
+            stack.partition
+            if not Token.is_unresolved(stack.partition)
+            and stack.partition in PARTITIONS_WITHOUT_SCHEMAS
+            else stack.region
+            if not Token.is_unresolved(stack.region) and stack.region in REGIONS_WITHOUT_SCHEMAS
+            else None
+        )
+        if where is None:
+            return wanted is not False
+        if wanted:
             raise ValueError(
-                f"{len(accounts)} member_accounts would overflow the 10 KB event bus policy "
-                f"(at most {MAX_ALLOWLIST}); use organization_id (and organization_paths)"
+                f"schema_registry=True: EventBridge Schemas is not available in {where} "
+                "(docs/deploy.md); leave schema_registry unset or False there"
             )
+        return False
 
     # -- bus policy ------------------------------------------------------------------------------
 
@@ -366,7 +416,12 @@ class CentralGovernance(Construct):
             return [iam.AnyPrincipal()]
         return [iam.AccountPrincipal(a) for a in self.member_accounts]
 
+    def _add_bus_statement(self, statement: iam.PolicyStatement) -> None:
+        self._bus_statements.append(statement.to_statement_json())
+        self.bus.add_to_resource_policy(statement)
+
     def _add_bus_policy(self, organization_paths: Sequence[str]) -> None:
+        self._bus_statements: list[dict[str, Any]] = []
         stack = Stack.of(self)
         principals = self._members()
         org: dict[str, Any] = {}
@@ -374,7 +429,7 @@ class CentralGovernance(Construct):
             org["StringEquals"] = {"aws:PrincipalOrgID": self.organization_id}
             if organization_paths:
                 org["ForAnyValue:StringLike"] = {"aws:PrincipalOrgPaths": list(organization_paths)}
-        self.bus.add_to_resource_policy(
+        self._add_bus_statement(
             iam.PolicyStatement(
                 sid="MembersPutEvents",
                 actions=["events:PutEvents"],
@@ -389,7 +444,7 @@ class CentralGovernance(Construct):
         if outsiders:
             # Erasure requesters and approvers outside the mesh's members: the operator events
             # only (the handler checks which of them each account may send).
-            self.bus.add_to_resource_policy(
+            self._add_bus_statement(
                 iam.PolicyStatement(
                     sid="ErasureOperatorsPutEvents",
                     actions=["events:PutEvents"],
@@ -413,7 +468,7 @@ class CentralGovernance(Construct):
         # PutRule only for patterns on meshkit's own sources, PutTargets only towards the
         # caller's own account. ForAllValues holds when the key is absent, so one statement
         # carries both conditions for every action (one principal list: the 10 KB policy cap).
-        self.bus.add_to_resource_policy(
+        self._add_bus_statement(
             iam.PolicyStatement(
                 sid="MembersManageOwnRules",
                 actions=list(RULE_HANDLER_ACTIONS),
@@ -431,6 +486,63 @@ class CentralGovernance(Construct):
                 },
             )
         )
+
+    def bus_policy_size(self) -> int:
+        """Characters of the central bus's resource policy as EventBridge stores it (compact
+        JSON, every statement), with the longest partition and Region names standing in for
+        an unresolved environment."""
+        stack = Stack.of(self)
+        bus = cast("events.CfnEventBus", self.bus.node.default_child)
+        bus_id = stack.resolve(bus.logical_id)
+        region = _LONGEST_REGION if Token.is_unresolved(stack.region) else stack.region
+        partition = (
+            region_info.RegionInfo.get(region).partition or _LONGEST_PARTITION
+            if region != _LONGEST_REGION
+            else _LONGEST_PARTITION
+        )
+        names = {
+            "AWS::Partition": partition,
+            "AWS::Region": region,
+            "AWS::AccountId": "123456789012",
+            bus_id: _resources.central_bus_name(self.mesh_name),
+        }
+        arn = _resources.central_bus_arn(
+            self.mesh_name, account="123456789012", region=region, partition=partition
+        )
+
+        def flat(value: Any) -> Any:
+            if isinstance(value, list):
+                return [flat(v) for v in value]
+            if isinstance(value, dict):
+                if set(value) == {"Ref"} and value["Ref"] in names:
+                    return names[value["Ref"]]
+                if set(value) == {"Fn::GetAtt"} and value["Fn::GetAtt"][0] == bus_id:
+                    return arn
+                if set(value) == {"Fn::Join"}:
+                    sep, parts = value["Fn::Join"]
+                    return sep.join(str(flat(p)) for p in parts)
+                return {k: flat(v) for k, v in value.items()}
+            return value
+
+        statements = [
+            {"Sid": f"cdk-{st['Sid']}", **{k: v for k, v in st.items() if k != "Sid"}}
+            for st in flat(stack.resolve(self._bus_statements))
+        ]
+        text = json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":"))
+        if "Ref" in text or "Fn::" in text:
+            raise ValueError(f"bus policy size: an unexpected intrinsic is left in {text[:300]}")
+        return len(text)
+
+    def _check_bus_policy_size(self, limit: int) -> None:
+        size = self.bus_policy_size()
+        if size > limit:
+            raise ValueError(
+                f"{len(self.member_accounts)} member_accounts make the central bus policy "
+                f"{size} characters, over EventBridge's limit of {limit} (the quota 'Event bus "
+                "policy size'; set bus_policy_limit if you raised it): use "
+                "organization_id (and organization_paths), whose policy does not grow with "
+                "the number of accounts"
+            )
 
     # -- data locations --------------------------------------------------------------------------
 

@@ -517,9 +517,21 @@ class DataDomain(Construct):
         to_domain = iam.Role(
             self,
             "SubscriptionRole",
-            # No aws:SourceAccount here: the rule lives in central's account while this stack
-            # creates it; which account EventBridge reports is to confirm (docs/deploy.md).
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            # Confused-deputy guard: the rule lives on the central bus, in central's account
+            # (the account that owns the rule is the source account), and its name is CFN's:
+            # any rule of the central bus (the bus policy lets only this account create rules
+            # targeting this account's resources). To confirm on a first deployment
+            # (docs/deploy.md).
+            assumed_by=iam.ServicePrincipal(
+                "events.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": self.central_account},
+                    "ArnLike": {
+                        "aws:SourceArn": self.central_bus_arn.replace(":event-bus/", ":rule/")
+                        + "/*"
+                    },
+                },
+            ),
             description="EventBridge puts central's events for this account on the domain bus",
         )
         self.bus.grant_put_events_to(to_domain)

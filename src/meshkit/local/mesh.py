@@ -244,10 +244,11 @@ class LocalMesh:
         lake: bool = True,
         datazone: bool = False,
     ) -> None:
-        if not re.fullmatch(r"[a-z][a-z0-9-]{0,19}", name):
+        if not re.fullmatch(r"[a-z][a-z0-9]{0,19}", name):
             raise ValueError(
-                f"mesh name {name!r} must be 1-20 lower-case letters, digits or '-' (it prefixes "
-                "bucket, queue and rule names)"
+                f"mesh name {name!r} must be 1-20 lower-case letters or digits, starting with a "
+                "letter, no '-' or '_' (it prefixes bucket, queue and rule names and is joined "
+                "to domain names in database and crawler names)"
             )
         self.name = name
         self.central_account = central_account
