@@ -66,7 +66,7 @@ def require_sender(
     )
     if reason is not None:
         raise RejectEvent(reason, kind="authorisation")
-    if r.member and bus == "central":
+    if r.member and bus == "central" and ctx.sender_account != ctx.config.central_account:
         # An account moved out of the mesh (allowlist, organisation OU paths) acts no more.
         from meshkit.handlers.membership import require_member
 
