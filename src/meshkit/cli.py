@@ -1,4 +1,8 @@
-"""The ``meshkit`` command: the event catalogue, the local demo, permissions, erasure."""
+"""The ``meshkit`` command: the event catalogue, the local demo, permissions, erasure, and the
+operator's verbs (access, registry, trace, replay, local; ``meshkit.operate``).
+
+Exit codes: 0 done, 1 error, 2 usage, 3 not found, 4 refused by the mesh's rules, 5 no local
+mesh (docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -68,8 +72,14 @@ def find_model(name: str) -> type[EventDetail]:
     if matches:
         options = ", ".join(f"{m.SOURCE}@{m.DETAIL_TYPE}" for m in matches)
         raise CliError(f"{name!r} is ambiguous; name one of: {options}", USAGE_ERROR)
-    known = ", ".join(sorted(m.DETAIL_TYPE for m in models))
-    raise CliError(f"unknown detail-type {name!r}; known detail-types: {known}", USAGE_ERROR)
+    from meshkit.operate import suggest
+
+    names = sorted(m.DETAIL_TYPE for m in models)
+    hint = suggest(name, [*names, *(m.__name__ for m in models)])
+    raise CliError(
+        f"unknown detail-type {name!r}{hint}; known detail-types: {', '.join(names)}",
+        USAGE_ERROR,
+    )
 
 
 #: Fields every mesh event has; the listing leaves them out to show what differs.
@@ -174,6 +184,10 @@ def _parser() -> argparse.ArgumentParser:
     from meshkit.erasure.cli import register as register_erasure
 
     register_erasure(commands, CliError)
+
+    from meshkit.operate import register as register_operate
+
+    register_operate(commands, CliError)
     return parser
 
 

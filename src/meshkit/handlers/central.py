@@ -9,7 +9,7 @@ Lake Formation calls idempotent, and a transition interrupted half-way resumes o
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from meshkit.events.access import (
@@ -55,10 +55,20 @@ from meshkit.runtime.errors import RejectEvent
 from meshkit.runtime.router import EventRouter
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from meshkit.events.base import EventDetail
     from meshkit.runtime.context import HandlerContext
 
-__all__ = ["access", "onboarding"]
+__all__ = [
+    "access",
+    "check_decider",
+    "check_domain_owner",
+    "check_pending",
+    "check_requested_product",
+    "check_requester",
+    "onboarding",
+]
 
 onboarding = EventRouter("central.onboarding")
 access = EventRouter("central.access")
@@ -83,6 +93,99 @@ def _active_domain(
     # meshkit.trust: the sender is that party, and a member now.
     require_sender(ctx, event, **{party: domain["account_id"]})
     return domain
+
+
+# -- the access checks, on registry items alone ---------------------------------------------
+# Pure functions of registry items (``meshkit.registry`` records dumped to JSON fit too): the
+# handlers below call them, and so do the CLI and the portal before they send an event, so a
+# refusal reads the same wherever it is made.
+
+
+def check_domain_owner(name: str, domain: Mapping[str, Any] | None, sender_account: str) -> None:
+    """``sender_account`` may act for domain ``name`` (RejectEvent otherwise)."""
+    if domain is None or domain.get("status") != "ACTIVE":
+        raise RejectEvent(f"domain {name!r} is not registered", kind="state")
+    if domain["account_id"] != sender_account:
+        raise RejectEvent(
+            f"account {sender_account} may not act for domain {name!r} "
+            f"(owned by {domain['account_id']})"
+        )
+
+
+def check_requester(event: AccessRequested, sender_account: str) -> None:
+    """The principals of an access request are the sender's own."""
+    principal_account = event.principals[0].split(":")[4]
+    if principal_account != sender_account:
+        raise RejectEvent(
+            f"principals of account {principal_account} requested by account "
+            f"{sender_account}: a consumer can only request for itself"
+        )
+
+
+def check_requested_product(
+    event: AccessRequested,
+    product: Mapping[str, Any] | None,
+    producer: Mapping[str, Any] | None,
+) -> list[str]:
+    """The product asked for accepts requests; the central tables the request covers."""
+    if event.consumer_domain == event.producer_domain:
+        raise RejectEvent("a domain does not request access to its own product", kind="validation")
+    if product is None or producer is None or producer.get("status") != "ACTIVE":
+        raise RejectEvent(
+            f"product {event.producer_domain}.{event.product} is not registered", kind="state"
+        )
+    if product.get("status") != "ACTIVE":
+        raise RejectEvent(
+            f"product {event.producer_domain}.{event.product} is {product['status'].lower()}; "
+            "it accepts no new requests",
+            kind="state",
+        )
+    by_name = {t["name"]: t["central_table"] for t in product["tables"]}
+    if event.tables:
+        unknown = sorted(set(event.tables) - set(by_name))
+        if unknown:
+            raise RejectEvent(
+                f"product {event.producer_domain}.{event.product} has no tables {unknown}; "
+                f"it has {sorted(by_name)}",
+                kind="validation",
+            )
+        return [by_name[t] for t in event.tables]
+    return [by_name[t] for t in sorted(by_name)]
+
+
+def check_decider(
+    request_id: str,
+    item: Mapping[str, Any] | None,
+    producer: Mapping[str, Any] | None,
+    sender_account: str,
+) -> None:
+    """``sender_account`` may decide request ``request_id``: it is the producer's, active."""
+    if item is None:
+        raise RejectEvent(f"no access request {request_id}", kind="state")
+    if sender_account != item["producer_account"]:
+        raise RejectEvent(
+            f"account {sender_account} may not decide request {request_id}: only the "
+            f"producer's account {item['producer_account']} may"
+        )
+    if producer is None or producer.get("status") != "ACTIVE":
+        raise RejectEvent(
+            f"domain {item['producer_domain']!r} is deregistered: its decision on request "
+            f"{request_id} is refused",
+            kind="state",
+        )
+
+
+def check_pending(request_id: str, item: Mapping[str, Any], now: datetime) -> None:
+    """Request ``request_id`` still waits for a decision: pending and unexpired at ``now``."""
+    state = item.get("state")
+    if state != "PENDING":
+        raise RejectEvent(
+            f"request {request_id} is {state}, not pending: decided once only", kind="state"
+        )
+    expires = item["expires_at"]
+    expires_at = from_iso(expires) if isinstance(expires, str) else expires
+    if expires_at <= now:
+        raise RejectEvent(f"request {request_id} expired at {iso(expires_at)}", kind="state")
 
 
 # -- domain onboarding ---------------------------------------------------------------------
@@ -918,12 +1021,7 @@ def _grant(
 def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail | None:
     reg = Registry(ctx)
     _active_domain(ctx, reg, event.consumer_domain, event, party="consumer")
-    principal_account = event.principals[0].split(":")[4]
-    if principal_account != ctx.sender_account:
-        raise RejectEvent(
-            f"principals of account {principal_account} requested by account "
-            f"{ctx.sender_account}: a consumer can only request for itself"
-        )
+    check_requester(event, ctx.sender_account)
     existing = reg.request(event.request_id)
     if existing is not None:
         if existing["consumer_account"] != ctx.sender_account:
@@ -934,32 +1032,10 @@ def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail |
             return None
         # An auto-grant interrupted after its state was written: resume it.
         return _grant(ctx, reg, existing, event.correlation_id)
-    if event.consumer_domain == event.producer_domain:
-        raise RejectEvent("a domain does not request access to its own product", kind="validation")
     product = reg.product(event.producer_domain, event.product)
     producer = reg.domain(event.producer_domain)
-    if product is None or producer is None or producer.get("status") != "ACTIVE":
-        raise RejectEvent(
-            f"product {event.producer_domain}.{event.product} is not registered", kind="state"
-        )
-    if product.get("status") != "ACTIVE":
-        raise RejectEvent(
-            f"product {event.producer_domain}.{event.product} is {product['status'].lower()}; "
-            "it accepts no new requests",
-            kind="state",
-        )
-    by_name = {t["name"]: t["central_table"] for t in product["tables"]}
-    if event.tables:
-        unknown = sorted(set(event.tables) - set(by_name))
-        if unknown:
-            raise RejectEvent(
-                f"product {event.producer_domain}.{event.product} has no tables {unknown}; "
-                f"it has {sorted(by_name)}",
-                kind="validation",
-            )
-        tables = [by_name[t] for t in event.tables]
-    else:
-        tables = [by_name[t] for t in sorted(by_name)]
+    tables = check_requested_product(event, product, producer)
+    assert product is not None
     by_table = lake.classify_tables(
         ctx, catalog=ctx.config.account_id, database=product["central_database"], tables=tables
     )
@@ -1029,30 +1105,15 @@ def decide(event: AccessDecided, ctx: HandlerContext) -> EventDetail | None:
         raise RejectEvent(f"no access request {event.request_id}", kind="state")
     require_sender(ctx, event, owner=item["producer_account"])
     producer = reg.domain(item["producer_domain"])
-    if producer is None or producer.get("status") != "ACTIVE":
-        raise RejectEvent(
-            f"domain {item['producer_domain']!r} is deregistered: its decision on request "
-            f"{event.request_id} is refused",
-            kind="state",
-        )
+    check_decider(event.request_id, item, producer, ctx.sender_account)
     state = item.get("state")
-    if state != "PENDING":
-        if (
-            item.get("decision_event") == ctx.envelope.id
-            and state == "APPROVED"
-            and not item.get("grants")
-        ):
+    if state != "PENDING" and item.get("decision_event") == ctx.envelope.id:
+        if state == "APPROVED" and not item.get("grants"):
             return _grant(ctx, reg, item, item["correlation_id"])  # resume an interrupted grant
-        if item.get("decision_event") == ctx.envelope.id:
-            return None
-        raise RejectEvent(
-            f"request {event.request_id} is {state}, not pending: decided once only", kind="state"
-        )
-    now = iso(ctx.now())
-    if item["expires_at"] <= now:
-        raise RejectEvent(
-            f"request {event.request_id} expired at {item['expires_at']}", kind="state"
-        )
+        return None
+    moment = ctx.now()
+    check_pending(event.request_id, item, moment)
+    now = iso(moment)
     new_state = "APPROVED" if event.approved else "DENIED"
     moved = reg.transition(
         event.request_id,

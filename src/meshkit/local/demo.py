@@ -68,7 +68,6 @@ def _seen(mesh: LocalMesh, detail_type: str, correlation_id: str | None = None) 
 def run_demo(mesh: LocalMesh | None = None, *, rows_per_day: int = 200) -> DemoResult:
     """Run the scenario on ``mesh`` (a fresh LocalMesh by default) and check every step."""
     from meshkit.local.mesh import LocalMesh
-    from meshkit.local.sample_data import daily_revenue_csv, orders_parquet
 
     started = time.perf_counter()
     result = DemoResult()
@@ -83,48 +82,14 @@ def run_demo(mesh: LocalMesh | None = None, *, rows_per_day: int = 200) -> DemoR
 
         # 1. Domain onboarding: deploying a domain announces it; central registers it.
         with flow("domain_onboarding") as f:
-            sales = mesh.add_domain("sales", account=ACCOUNTS["sales"], sharing_mode="named")
-            marketing = mesh.add_domain(
-                "marketing", account=ACCOUNTS["marketing"], principals=("analyst",)
-            )
-            finance = mesh.add_domain(
-                "finance", account=ACCOUNTS["finance"], principals=("controller",)
-            )
+            sales, marketing, finance = add_demo_domains(mesh)
             mesh.run_until_idle()
         result.flows.append(_flow(f, ok=sum(_seen_all(mesh, "DomainRegistered")) == 3))
 
         # 2. Product registration: sample data, registration, links, crawls (event-driven).
-        for i in range(3):
-            day = date(2026, 11, 1 + i)
-            sales.upload(
-                f"products/orders/orders/dt={day.isoformat()}/part-0.parquet",
-                orders_parquet(day, rows_per_day, seed=i),
-            )
-        sales.upload(
-            "products/revenue/daily/part-0.csv", daily_revenue_csv(date(2026, 11, 1), 30, seed=7)
-        )
-        base = sales.storage_uri.rstrip("/")
+        upload_demo_data(sales, rows_per_day=rows_per_day)
         with flow("product_registration") as f:
-            orders = ProductRegistrationRequested(
-                domain="sales",
-                product="orders",
-                description="Web-shop orders, one row per order",
-                tables=[
-                    TableSpec(
-                        name="orders",
-                        location=f"{base}/orders/orders/",
-                        pii_columns=["email"],
-                        subject_columns={"customer_id": "customer_id", "email": "email"},
-                    )
-                ],
-            )
-            revenue = ProductRegistrationRequested(
-                domain="sales",
-                product="revenue",
-                sharing_mode="tag",
-                description="Revenue per day and channel",
-                tables=[TableSpec(name="daily", location=f"{base}/revenue/daily/")],
-            )
+            orders, revenue = demo_products(sales)
             sales.put(orders)
             sales.put(revenue)
             mesh.run_until_idle()
@@ -234,6 +199,62 @@ def run_demo(mesh: LocalMesh | None = None, *, rows_per_day: int = 200) -> DemoR
     result.ok = result.ok and all(fl["ok"] for fl in result.flows)
     result.wall_seconds = round(time.perf_counter() - started, 3)
     return result
+
+
+def add_demo_domains(mesh: LocalMesh) -> tuple[DomainHandle, DomainHandle, DomainHandle]:
+    """The demo's domains: producer ``sales``, consumers ``marketing`` and ``finance``."""
+    sales = mesh.add_domain("sales", account=ACCOUNTS["sales"], sharing_mode="named")
+    marketing = mesh.add_domain("marketing", account=ACCOUNTS["marketing"], principals=("analyst",))
+    finance = mesh.add_domain("finance", account=ACCOUNTS["finance"], principals=("controller",))
+    return sales, marketing, finance
+
+
+def upload_demo_data(sales: DomainHandle, *, rows_per_day: int = 200) -> None:
+    """Three days of orders (Parquet) and a month of daily revenue (CSV) in sales' bucket."""
+    from meshkit.local.sample_data import daily_revenue_csv, orders_parquet
+
+    for i in range(3):
+        day = date(2026, 11, 1 + i)
+        sales.upload(
+            f"products/orders/orders/dt={day.isoformat()}/part-0.parquet",
+            orders_parquet(day, rows_per_day, seed=i),
+        )
+    sales.upload(
+        "products/revenue/daily/part-0.csv", daily_revenue_csv(date(2026, 11, 1), 30, seed=7)
+    )
+
+
+def demo_products(
+    sales: DomainHandle, *, correlation_ids: tuple[str, str] | None = None
+) -> tuple[ProductRegistrationRequested, ProductRegistrationRequested]:
+    """The registrations of ``sales.orders`` (personal data: email) and ``sales.revenue``."""
+    base = sales.storage_uri.rstrip("/")
+    ids: list[dict[str, str]] = (
+        [{"correlation_id": c} for c in correlation_ids] if correlation_ids else [{}, {}]
+    )
+    orders = ProductRegistrationRequested(
+        domain="sales",
+        product="orders",
+        description="Web-shop orders, one row per order",
+        tables=[
+            TableSpec(
+                name="orders",
+                location=f"{base}/orders/orders/",
+                pii_columns=["email"],
+                subject_columns={"customer_id": "customer_id", "email": "email"},
+            )
+        ],
+        **ids[0],
+    )
+    revenue = ProductRegistrationRequested(
+        domain="sales",
+        product="revenue",
+        sharing_mode="tag",
+        description="Revenue per day and channel",
+        tables=[TableSpec(name="daily", location=f"{base}/revenue/daily/")],
+        **ids[1],
+    )
+    return orders, revenue
 
 
 def erasure_step(mesh: LocalMesh, result: DemoResult, marketing_orders: str) -> None:
