@@ -369,7 +369,7 @@ def test_approval_by_non_owner_is_rejected(
     )
     mesh.run_until_idle()
     assert _registry(mesh)[f"REQUEST#{request.request_id}"]["state"] == "PENDING"
-    assert "only the producer" in (_rejected(mesh, "AccessDecided")[0].error or "")
+    assert "may not decide" in (_rejected(mesh, "AccessDecided")[0].error or "")
 
 
 def test_second_decision_is_rejected(mesh: LocalMesh, products: dict[str, Any]) -> None:

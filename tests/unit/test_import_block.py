@@ -37,6 +37,8 @@ SCRIPT = textwrap.dedent(
             imported.append(info.name)
     importlib.import_module("meshkit.topology")
     imported.append("meshkit.topology")
+    importlib.import_module("meshkit.trust")
+    imported.append("meshkit.trust")
 
     # Touch the lazily exported names too, and build the whole catalogue.
     import meshkit.events, meshkit.runtime

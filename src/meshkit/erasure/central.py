@@ -35,7 +35,7 @@ from meshkit.events.erasure import (
     ErasureRequested,
     ErasureTable,
 )
-from meshkit.handlers._common import iso, settings_list
+from meshkit.handlers._common import iso, require_sender, settings_list
 from meshkit.handlers.registry import ConditionFailed, Registry
 from meshkit.runtime.errors import RejectEvent
 from meshkit.runtime.router import EventRouter
@@ -57,13 +57,11 @@ def _accounts(ctx: HandlerContext, setting: str) -> list[str]:
     return [ctx.config.central_account, *(settings_list(ctx, setting) or [])]
 
 
-def _require(ctx: HandlerContext, setting: str, what: str) -> None:
-    allowed = _accounts(ctx, setting)
-    if ctx.sender_account not in allowed:
-        raise RejectEvent(
-            f"account {ctx.sender_account} may not {what}: only central and the accounts in the "
-            f"mesh's {setting} setting may ({', '.join(allowed)})"
-        )
+def _require(ctx: HandlerContext, event: EventDetail, *settings: str) -> None:
+    """The sender is an operator of ``event`` (meshkit.trust): central or an account of the
+    mesh's ``settings`` lists."""
+    allowed = {a for setting in settings for a in _accounts(ctx, setting)}
+    require_sender(ctx, event, operator=sorted(allowed))
 
 
 # -- the record ------------------------------------------------------------------------------
@@ -216,7 +214,7 @@ def _dispatches(
 
 @router.on(ErasureRequested)
 def request_erasure(event: ErasureRequested, ctx: HandlerContext) -> list[EventDetail] | None:
-    _require(ctx, "erasure_requesters", "request an erasure")
+    _require(ctx, event, "erasure_requesters")
     reg = Registry(ctx)
     subject_hash = keyed_hash(erasure_secret(ctx), [dict(k) for k in event.keys])
     existing = reg.get(_pk(event.erasure_id))
@@ -281,16 +279,12 @@ def request_erasure(event: ErasureRequested, ctx: HandlerContext) -> list[EventD
 
 # -- plans and approval ----------------------------------------------------------------------
 def _domain_item(
-    ctx: HandlerContext, reg: Registry, erasure_id: str, domain: str
+    ctx: HandlerContext, reg: Registry, erasure_id: str, domain: str, event: EventDetail
 ) -> dict[str, Any]:
     d = reg.get(_pk(erasure_id), f"DOMAIN#{domain}")
     if d is None:
         raise RejectEvent(f"erasure {erasure_id} did not reach domain {domain!r}", kind="state")
-    if d["account"] != ctx.sender_account:
-        raise RejectEvent(
-            f"account {ctx.sender_account} may not report for domain {domain!r} of erasure "
-            f"{erasure_id} (its account is {d['account']})"
-        )
+    require_sender(ctx, event, owner=d["account"])
     return d
 
 
@@ -321,7 +315,7 @@ def _approve(
 def plan_received(event: ErasurePlanned, ctx: HandlerContext) -> list[EventDetail] | None:
     reg = Registry(ctx)
     item = _record(reg, event.erasure_id)
-    d = _domain_item(ctx, reg, event.erasure_id, event.domain)
+    d = _domain_item(ctx, reg, event.erasure_id, event.domain, event)
     if d["state"] == "DISPATCHED":
         try:
             reg.update(
@@ -367,7 +361,7 @@ def plan_received(event: ErasurePlanned, ctx: HandlerContext) -> list[EventDetai
 
 @router.on(ErasureApproved)
 def approve(event: ErasureApproved, ctx: HandlerContext) -> list[EventDetail] | None:
-    _require(ctx, "erasure_approvers", "approve an erasure")
+    _require(ctx, event, "erasure_approvers")
     reg = Registry(ctx)
     item = _record(reg, event.erasure_id)
     state = item["state"]
@@ -400,12 +394,7 @@ def approve(event: ErasureApproved, ctx: HandlerContext) -> list[EventDetail] | 
 
 @router.on(ErasureCancelled)
 def cancel(event: ErasureCancelled, ctx: HandlerContext) -> list[EventDetail] | None:
-    allowed = {*_accounts(ctx, "erasure_requesters"), *_accounts(ctx, "erasure_approvers")}
-    if ctx.sender_account not in allowed:
-        raise RejectEvent(
-            f"account {ctx.sender_account} may not cancel an erasure: only central, the "
-            "erasure requesters and approvers may"
-        )
+    _require(ctx, event, "erasure_requesters", "erasure_approvers")
     reg = Registry(ctx)
     item = _record(reg, event.erasure_id)
     state = item["state"]
@@ -442,7 +431,7 @@ def cancel(event: ErasureCancelled, ctx: HandlerContext) -> list[EventDetail] | 
 def object_failed(event: ErasureFailed, ctx: HandlerContext) -> None:
     reg = Registry(ctx)
     _record(reg, event.erasure_id)
-    _domain_item(ctx, reg, event.erasure_id, event.domain)
+    _domain_item(ctx, reg, event.erasure_id, event.domain, event)
     reg.put(
         {
             "pk": _pk(event.erasure_id),
@@ -460,7 +449,7 @@ def object_failed(event: ErasureFailed, ctx: HandlerContext) -> None:
 def domain_completed(event: ErasureCompleted, ctx: HandlerContext) -> list[EventDetail] | None:
     reg = Registry(ctx)
     item = _record(reg, event.erasure_id)
-    d = _domain_item(ctx, reg, event.erasure_id, event.domain)
+    d = _domain_item(ctx, reg, event.erasure_id, event.domain, event)
     if d["state"] != "COMPLETED":
         try:
             reg.update(

@@ -43,7 +43,13 @@ from meshkit.events.erasure import (
     PlannedObject,
 )
 from meshkit.events.products import ProductRegistered
-from meshkit.handlers._common import aws_error_code, iso, require_central, require_own_account
+from meshkit.handlers._common import (
+    aws_error_code,
+    iso,
+    require_central,
+    require_own_account,
+    require_sender,
+)
 from meshkit.handlers.registry import ConditionFailed, Registry, _to_ddb
 from meshkit.runtime.errors import RejectEvent
 from meshkit.runtime.router import EventRouter
@@ -86,7 +92,7 @@ def _pk(erasure_id: str) -> str:
 @router.on(ProductRegistered)
 def index_tables(event: ProductRegistered, ctx: HandlerContext) -> None:
     """Remember which columns of which locations the subject index covers."""
-    require_central(ctx)
+    require_central(ctx, event)
     index = _index(ctx)
     if index is None or not _mine(ctx, event.domain):
         return
@@ -101,7 +107,7 @@ def index_tables(event: ProductRegistered, ctx: HandlerContext) -> None:
 def object_changed(event: S3ObjectCreated | S3ObjectDeleted, ctx: HandlerContext) -> None:
     """Bring the index entry of one key to the object's *current* version (whatever the event
     order: an older event finds the newer version, a deletion finds no object)."""
-    require_own_account(ctx)
+    require_own_account(ctx, event)
     index = _index(ctx)
     if index is None:
         return
@@ -185,7 +191,7 @@ def _objects(reg: Registry, erasure_id: str) -> list[dict[str, Any]]:
 
 @router.on(ErasureDispatched)
 def find(event: ErasureDispatched, ctx: HandlerContext) -> EventDetail | None:
-    require_central(ctx)
+    require_central(ctx, event)
     if not _mine(ctx, event.domain):
         return None
     reg = Registry(ctx)
@@ -336,7 +342,7 @@ def _transition(
 
 @router.on(ErasureDecided)
 def decided(event: ErasureDecided, ctx: HandlerContext) -> list[EventDetail] | None:
-    require_central(ctx)
+    require_central(ctx, event)
     if not _mine(ctx, event.domain):
         return None
     reg = Registry(ctx)
@@ -459,11 +465,7 @@ def _failed(meta: dict[str, Any], uri: str, reason: str, attempts: int) -> Erasu
 
 @router.on(ErasureObjectQueued)
 def purge_one(event: ErasureObjectQueued, ctx: HandlerContext) -> list[EventDetail] | None:
-    if ctx.sender_account != ctx.config.account_id:
-        raise RejectEvent(
-            f"ErasureObjectQueued from account {ctx.sender_account}: a domain queues its own "
-            "objects only"
-        )
+    require_sender(ctx, event)  # meshkit.trust: a domain queues its own objects only
     reg = Registry(ctx)
     meta = reg.get(_pk(event.erasure_id))
     obj = reg.get(_pk(event.erasure_id), f"OBJ#{event.object_uri}")

@@ -24,6 +24,7 @@ from meshkit.events.products import ProductSchemaUpdated
 from meshkit.governance.apply import apply_plan
 from meshkit.governance.plan import Plan, compute
 from meshkit.governance.state import Catalog, TableInfo, desired_state, read_actual, read_catalog
+from meshkit.handlers._common import require_own_account, require_sender
 from meshkit.runtime.errors import RejectEvent
 from meshkit.runtime.router import EventRouter
 
@@ -151,11 +152,7 @@ def inherit_schema(event: ProductSchemaUpdated, ctx: HandlerContext) -> list[Eve
     domain = reg.domain_record(event.domain)
     if domain is None or not domain.active:
         raise RejectEvent(f"domain {event.domain!r} is not registered", kind="state")
-    if domain.account_id != ctx.sender_account:
-        raise RejectEvent(
-            f"account {ctx.sender_account} may not act for domain {event.domain!r} "
-            f"(owned by {domain.account_id})"
-        )
+    require_sender(ctx, event, owner=domain.account_id)
     product = reg.product_record(event.domain, event.product)
     if product is None:
         raise RejectEvent(f"product {event.domain}.{event.product} is not registered", kind="state")
@@ -174,6 +171,7 @@ def inherit_schema(event: ProductSchemaUpdated, ctx: HandlerContext) -> list[Eve
 @permissions.on(ScheduledEvent)
 def reconcile(event: ScheduledEvent, ctx: HandlerContext) -> list[EventDetail]:
     """The full reconcile: report the exact drift, repair what the personas allow."""
+    require_own_account(ctx, event)
     file = _file(ctx)
     if file is None:
         return []

@@ -6,9 +6,12 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from meshkit import trust
 from meshkit.runtime.errors import RejectEvent
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from meshkit.runtime.context import HandlerContext
 
 __all__ = [
@@ -20,6 +23,7 @@ __all__ = [
     "link_database_name",
     "require_central",
     "require_own_account",
+    "require_sender",
     "settings_list",
 ]
 
@@ -33,22 +37,50 @@ def aws_error_code(exc: BaseException) -> str | None:
     return None
 
 
-def require_central(ctx: HandlerContext) -> None:
+def require_sender(
+    ctx: HandlerContext,
+    event: object,
+    **accounts: str | Collection[str] | None,
+) -> None:
+    """Reject the event unless its sender is one of the parties ``meshkit.trust`` allows.
+
+    Central, this account (``self``) and AWS in this account are resolved from the config;
+    the handler passes the others it resolved from the registry (``owner=``, ``consumer=``,
+    ``operator=``, ``datazone=``; None when unknown). The bus is the account's role for mesh
+    events, the default bus for AWS service events. Where the table says *member now*, central
+    also checks the sender's membership (``meshkit.handlers.membership``).
+    """
+    r = trust.rule(event)
+    bus: trust.Bus = (
+        "default" if all(route.bus == "default" for route in r.routes) else ctx.config.role
+    )
+    known: dict[trust.Party, str | Collection[str] | None] = {
+        trust.Party.CENTRAL: ctx.config.central_account,
+        trust.Party.SELF: ctx.config.account_id,
+        trust.Party.AWS: ctx.config.account_id,
+    }
+    for name, value in accounts.items():
+        known[trust.Party(name)] = value
+    reason = trust.check(
+        r, sender=ctx.sender_account, bus=bus, accounts=known, group=ctx.config.group or None
+    )
+    if reason is not None:
+        raise RejectEvent(reason, kind="authorisation")
+    if r.member and bus == "central" and ctx.sender_account != ctx.config.central_account:
+        # An account moved out of the mesh (allowlist, organisation OU paths) acts no more.
+        from meshkit.handlers.membership import require_member
+
+        require_member(ctx)
+
+
+def require_central(ctx: HandlerContext, event: object) -> None:
     """Events central addresses to domains are only trusted when central sent them."""
-    if ctx.sender_account != ctx.config.central_account:
-        raise RejectEvent(
-            f"sender account {ctx.sender_account} is not the mesh's central account "
-            f"{ctx.config.central_account}"
-        )
+    require_sender(ctx, event)
 
 
-def require_own_account(ctx: HandlerContext) -> None:
-    """AWS service events (crawler, schedule) must come from this very account."""
-    if ctx.sender_account != ctx.config.account_id:
-        raise RejectEvent(
-            f"AWS service event from account {ctx.sender_account}, expected this account "
-            f"{ctx.config.account_id}"
-        )
+def require_own_account(ctx: HandlerContext, event: object) -> None:
+    """AWS service events (crawler, schedule, objects) must come from this very account."""
+    require_sender(ctx, event)
 
 
 def _glue_safe(name: str) -> str:

@@ -50,8 +50,8 @@ from meshkit.handlers._common import (
     from_iso,
     iso,
     require_own_account,
+    require_sender,
 )
-from meshkit.handlers.membership import require_member
 from meshkit.handlers.registry import NO_DEADLINE, ConditionFailed, Registry, open_index_keys
 from meshkit.runtime.errors import RejectEvent
 from meshkit.runtime.router import EventRouter
@@ -82,17 +82,16 @@ def _prune_at(ctx: HandlerContext) -> int:
     return int(ctx.now().timestamp()) + days * 86400
 
 
-def _require_member(ctx: HandlerContext) -> None:
-    """The sender is a member now: on the allowlist, or in the organisation's allowed OUs."""
-    require_member(ctx)
-
-
-def _active_domain(ctx: HandlerContext, reg: Registry, name: str) -> dict[str, Any]:
-    """The registered domain ``name``, which must belong to the sender account."""
+def _active_domain(
+    ctx: HandlerContext, reg: Registry, name: str, event: EventDetail, *, party: str = "owner"
+) -> dict[str, Any]:
+    """The registered domain ``name``, whose account must be the sender: the event's ``party``
+    (owner, or consumer for a new request) in meshkit.trust's table."""
     domain = reg.domain(name)
-    check_domain_owner(name, domain, ctx.sender_account)
-    assert domain is not None
-    _require_member(ctx)  # an account moved out of the allowed OUs acts no more
+    if domain is None or domain.get("status") != "ACTIVE":
+        raise RejectEvent(f"domain {name!r} is not registered", kind="state")
+    # meshkit.trust: the sender is that party, and a member now.
+    require_sender(ctx, event, **{party: domain["account_id"]})
     return domain
 
 
@@ -219,12 +218,8 @@ def _require_binding(ctx: HandlerContext, name: str) -> None:
 # -- domain onboarding ---------------------------------------------------------------------
 @onboarding.on(DomainRegistrationRequested)
 def register_domain(event: DomainRegistrationRequested, ctx: HandlerContext) -> EventDetail:
-    if event.account_id != ctx.sender_account:
-        raise RejectEvent(
-            f"account {ctx.sender_account} asked to register domain {event.domain!r} "
-            f"for account {event.account_id}; a domain registers itself only"
-        )
-    _require_member(ctx)
+    # The owner of a registration is the account it registers: a domain registers itself only.
+    require_sender(ctx, event, owner=event.account_id)
     _require_binding(ctx, event.domain)
     reg = Registry(ctx)
     existing = reg.domain(event.domain)
@@ -326,18 +321,12 @@ def deregister_domain(
     records (audit), and the domain's name stays bound to its account. The handler resumes
     where it stopped on redelivery (every step is conditional or idempotent).
     """
-    if event.account_id != ctx.sender_account:
-        raise RejectEvent(
-            f"account {ctx.sender_account} may not deregister domain {event.domain!r}"
-        )
+    require_sender(ctx, event, owner=event.account_id)
     reg = Registry(ctx)
     domain = reg.domain(event.domain)
     if domain is None:
         return []  # never registered, or already removed: nothing to do
-    if domain["account_id"] != ctx.sender_account:
-        raise RejectEvent(
-            f"account {ctx.sender_account} may not deregister domain {event.domain!r}"
-        )
+    require_sender(ctx, event, owner=domain["account_id"])
     if domain.get("status") == "DEREGISTERED":
         if domain.get("deregistration_event") != ctx.envelope.id:
             return []  # done before
@@ -504,7 +493,7 @@ def register_product(
     event: ProductRegistrationRequested, ctx: HandlerContext
 ) -> EventDetail | None:
     reg = Registry(ctx)
-    domain = _active_domain(ctx, reg, event.domain)
+    domain = _active_domain(ctx, reg, event.domain, event)
     outside = [t.location for t in event.tables if not _under(t.location, domain["storage_uri"])]
     if outside:
         raise RejectEvent(
@@ -759,8 +748,10 @@ def _registered_event(
     )
 
 
-def _owned_product(ctx: HandlerContext, reg: Registry, domain: str, product: str) -> dict[str, Any]:
-    _active_domain(ctx, reg, domain)
+def _owned_product(
+    ctx: HandlerContext, reg: Registry, domain: str, product: str, event: EventDetail
+) -> dict[str, Any]:
+    _active_domain(ctx, reg, domain, event)
     item = reg.product(domain, product)
     if item is None:
         raise RejectEvent(f"product {domain}.{product} is not registered", kind="state")
@@ -770,7 +761,7 @@ def _owned_product(ctx: HandlerContext, reg: Registry, domain: str, product: str
 @onboarding.on(ProductLinked)
 def product_linked(event: ProductLinked, ctx: HandlerContext) -> None:
     reg = Registry(ctx)
-    _owned_product(ctx, reg, event.domain, event.product)
+    _owned_product(ctx, reg, event.domain, event.product, event)
     reg.update(
         f"PRODUCT#{event.domain}#{event.product}",
         {
@@ -785,7 +776,7 @@ def product_linked(event: ProductLinked, ctx: HandlerContext) -> None:
 def schema_updated(event: ProductSchemaUpdated, ctx: HandlerContext) -> None:
     """Record the crawled schema and put the pii flags back on the columns the crawl rewrote."""
     reg = Registry(ctx)
-    product = _owned_product(ctx, reg, event.domain, event.product)
+    product = _owned_product(ctx, reg, event.domain, event.product, event)
     flag = str(ctx.config.setting("pii_parameter", "pii_flag"))
     glue = ctx.client("glue")
     database = product["central_database"]
@@ -833,7 +824,7 @@ def schema_updated(event: ProductSchemaUpdated, ctx: HandlerContext) -> None:
 @onboarding.on(ProductCrawlFailed)
 def crawl_failed(event: ProductCrawlFailed, ctx: HandlerContext) -> None:
     reg = Registry(ctx)
-    _owned_product(ctx, reg, event.domain, event.product)
+    _owned_product(ctx, reg, event.domain, event.product, event)
     reg.update(
         f"PRODUCT#{event.domain}#{event.product}",
         {
@@ -857,7 +848,7 @@ def deprecate_product(event: ProductDeprecated, ctx: HandlerContext) -> list[Eve
     product's open requests (the sparse index), and resumes on redelivery.
     """
     reg = Registry(ctx)
-    product = _owned_product(ctx, reg, event.domain, event.product)
+    product = _owned_product(ctx, reg, event.domain, event.product, event)
     now = ctx.now()
     if product.get("status") == "DEPRECATED":
         if product.get("deprecation_event") != ctx.envelope.id:
@@ -1081,7 +1072,7 @@ def _reuse(existing: dict[str, Any], event: AccessRequested) -> str:
 @access.on(AccessRequested)
 def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail | None:
     reg = Registry(ctx)
-    _active_domain(ctx, reg, event.consumer_domain)
+    _active_domain(ctx, reg, event.consumer_domain, event, party="consumer")
     check_requester(event, ctx.sender_account)
     existing = reg.request(event.request_id)
     if existing is not None:
@@ -1171,12 +1162,13 @@ def request_access(event: AccessRequested, ctx: HandlerContext) -> EventDetail |
 
 @access.on(AccessDecided)
 def decide(event: AccessDecided, ctx: HandlerContext) -> EventDetail | None:
-    _require_member(ctx)
     reg = Registry(ctx)
     item = reg.request(event.request_id)
-    producer = reg.domain(item["producer_domain"]) if item is not None else None
+    if item is None:
+        raise RejectEvent(f"no access request {event.request_id}", kind="state")
+    require_sender(ctx, event, owner=item["producer_account"])
+    producer = reg.domain(item["producer_domain"])
     check_decider(event.request_id, item, producer, ctx.sender_account)
-    assert item is not None
     state = item.get("state")
     if state != "PENDING" and item.get("decision_event") == ctx.envelope.id:
         if state == "APPROVED" and not item.get("grants"):
@@ -1214,11 +1206,11 @@ def decide(event: AccessDecided, ctx: HandlerContext) -> EventDetail | None:
 
 @access.on(AccessLinked)
 def access_linked(event: AccessLinked, ctx: HandlerContext) -> None:
-    _require_member(ctx)
     reg = Registry(ctx)
     item = reg.request(event.request_id)
-    if item is None or item["consumer_account"] != ctx.sender_account:
+    if item is None:
         raise RejectEvent(f"account {ctx.sender_account} has no request {event.request_id}")
+    require_sender(ctx, event, consumer=item["consumer_account"])
     if item.get("state") != "APPROVED":
         return None  # revoked meanwhile: the consumer is told separately
     reg.update(
@@ -1257,11 +1249,12 @@ def _revoke(
 def link_failed(event: AccessLinkFailed, ctx: HandlerContext) -> EventDetail | None:
     """The consumer refused the grant: the request ends ``LINK_FAILED``, what central granted
     for it is revoked (shared grants counted), and the consumer is told why."""
-    _require_member(ctx)
     reg = Registry(ctx)
     item = reg.request(event.request_id)
-    if item is None or item["consumer_account"] != ctx.sender_account:
+    if item is None:
         raise RejectEvent(f"account {ctx.sender_account} has no request {event.request_id}")
+    # Central's own AccessLinkFailed goes to the consumer; on central's bus only the consumer's.
+    require_sender(ctx, event, consumer=item["consumer_account"])
     state = item.get("state")
     if state == "LINK_FAILED":
         if item.get("link_failed_event") != ctx.envelope.id or item.get("grants_revoked_at"):
@@ -1332,16 +1325,11 @@ def _start_revocation(
 
 @access.on(AccessRevoked)
 def revoke(event: AccessRevoked, ctx: HandlerContext) -> EventDetail | None:
-    _require_member(ctx)
     reg = Registry(ctx)
     item = reg.request(event.request_id)
     if item is None:
         raise RejectEvent(f"no access request {event.request_id}", kind="state")
-    if ctx.sender_account not in (item["producer_account"], item["consumer_account"]):
-        raise RejectEvent(
-            f"account {ctx.sender_account} may not revoke request {event.request_id}: only its "
-            "producer or consumer may"
-        )
+    require_sender(ctx, event, owner=item["producer_account"], consumer=item["consumer_account"])
     by = "producer" if ctx.sender_account == item["producer_account"] else "consumer"
     state = item.get("state")
     if state == "REVOKED":
@@ -1373,7 +1361,7 @@ def revoke(event: AccessRevoked, ctx: HandlerContext) -> EventDetail | None:
 @access.on(ScheduledEvent)
 def sweep(event: ScheduledEvent, ctx: HandlerContext) -> list[EventDetail]:
     """Expire unanswered requests and revoke access whose period has ended."""
-    require_own_account(ctx)
+    require_own_account(ctx, event)
     reg = Registry(ctx)
     now = iso(ctx.now())
     out: list[EventDetail] = []

@@ -100,7 +100,7 @@ def _principal_grants(ctx: HandlerContext, item: dict[str, Any]) -> list[Grant]:
 
 @router.on(AccessGranted)
 def link_granted(event: AccessGranted, ctx: HandlerContext) -> EventDetail | None:
-    require_central(ctx)
+    require_central(ctx, event)
     if not _mine(ctx, event.consumer_domain):
         return None
     if event.consumer_account != ctx.config.account_id:
@@ -171,7 +171,7 @@ def link_granted(event: AccessGranted, ctx: HandlerContext) -> EventDetail | Non
 
 @router.on(AccessRevoked)
 def unlink_revoked(event: AccessRevoked, ctx: HandlerContext) -> None:
-    require_central(ctx)
+    require_central(ctx, event)
     if event.consumer_domain is None or not _mine(ctx, event.consumer_domain):
         return  # a producer's copy, or another domain's
     reg = Registry(ctx)
@@ -218,7 +218,7 @@ def request_closed(
     event: AccessDenied | AccessExpired | AccessLinkFailed, ctx: HandlerContext
 ) -> None:
     """Keep central's answer (and its reason) where the requesting team looks."""
-    require_central(ctx)
+    require_central(ctx, event)
     if not _mine(ctx, event.consumer_domain):
         return
     if isinstance(event, AccessLinkFailed):
@@ -241,7 +241,7 @@ def request_closed(
 
 @router.on(ProductDeprecationNotice)
 def product_deprecated(event: ProductDeprecationNotice, ctx: HandlerContext) -> None:
-    require_central(ctx)
+    require_central(ctx, event)
     Registry(ctx).put(
         {
             "pk": "DEPRECATED",

@@ -459,7 +459,7 @@ def _storage_covers(ctx: HandlerContext, target: str) -> bool:
 @router.on(S3ObjectCreated)
 def upload_arrived(event: S3ObjectCreated, ctx: HandlerContext) -> EventDetail | None:
     """Validate one upload; move it into the product (and crawl) or into quarantine."""
-    require_own_account(ctx)
+    require_own_account(ctx, event)
     settings = DropZoneSettings.of(ctx.config.settings)
     key = event.object.key
     if event.bucket.name != settings.bucket or key.startswith(QUARANTINE_PREFIX):

@@ -50,7 +50,7 @@ def _mine(ctx: HandlerContext, domain: str) -> bool:
 @router.on(DomainRegistered, DomainDeregistered)
 def domain_status(event: DomainRegistered | DomainDeregistered, ctx: HandlerContext) -> None:
     """Record central's answer; fields are merged, so the two may arrive in either order."""
-    require_central(ctx)
+    require_central(ctx, event)
     if not _mine(ctx, event.domain):
         return
     changes: dict[str, Any]
@@ -67,7 +67,7 @@ def domain_status(event: DomainRegistered | DomainDeregistered, ctx: HandlerCont
 
 @router.on(ProductRegistered)
 def link_and_crawl(event: ProductRegistered, ctx: HandlerContext) -> EventDetail | None:
-    require_central(ctx)
+    require_central(ctx, event)
     if not _mine(ctx, event.domain):
         return None
     if event.producer_account != ctx.config.account_id:
@@ -147,7 +147,7 @@ def link_and_crawl(event: ProductRegistered, ctx: HandlerContext) -> EventDetail
 
 @router.on(GlueCrawlerStateChange)
 def crawler_finished(event: GlueCrawlerStateChange, ctx: HandlerContext) -> EventDetail | None:
-    require_own_account(ctx)
+    require_own_account(ctx, event)
     domain = ctx.config.domain or ""
     prefix = crawler_name(ctx.config.mesh_name, domain, "")
     if not event.crawler_name.startswith(prefix):
@@ -201,7 +201,7 @@ def crawler_finished(event: GlueCrawlerStateChange, ctx: HandlerContext) -> Even
 @router.on(ApprovalRequested)
 def approval_inbox(event: ApprovalRequested, ctx: HandlerContext) -> None:
     """Put the request in the producer's inbox; a data owner answers with AccessDecided."""
-    require_central(ctx)
+    require_central(ctx, event)
     if not _mine(ctx, event.producer_domain):
         return
     Registry(ctx).put(

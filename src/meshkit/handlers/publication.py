@@ -59,7 +59,13 @@ from meshkit.events.publication import (
     ProductUnpublished,
     SubscriptionRequestReceived,
 )
-from meshkit.handlers._common import aws_error_code, iso, require_central, require_own_account
+from meshkit.handlers._common import (
+    aws_error_code,
+    iso,
+    require_central,
+    require_own_account,
+    require_sender,
+)
 from meshkit.handlers.registry import ConditionFailed, Registry
 from meshkit.runtime.errors import RejectEvent, RetryLater
 from meshkit.runtime.router import EventRouter
@@ -188,16 +194,14 @@ def _error(exc: BaseException) -> str:
     return str(exc)[:3900]
 
 
-def _owned_domain(ctx: HandlerContext, reg: Registry, name: str) -> dict[str, Any]:
+def _owned_domain(
+    ctx: HandlerContext, reg: Registry, name: str, event: EventDetail
+) -> dict[str, Any]:
     item = reg.domain(name)
     if item is None or item.get("status") != "ACTIVE":
         # Publication settings may overtake the domain's own registration: try again later.
         raise RetryLater(f"domain {name!r} is not registered yet")
-    if item["account_id"] != ctx.sender_account:
-        raise RejectEvent(
-            f"account {ctx.sender_account} may not configure publication for domain {name!r} "
-            f"(owned by {item['account_id']})"
-        )
+    require_sender(ctx, event, owner=item["account_id"])
     return item
 
 
@@ -206,7 +210,7 @@ def _owned_domain(ctx: HandlerContext, reg: Registry, name: str) -> dict[str, An
 def configure(event: DomainPublicationConfigured, ctx: HandlerContext) -> list[EventDetail]:
     settings = _settings(ctx)
     reg = Registry(ctx)
-    owned = _owned_domain(ctx, reg, event.domain)
+    owned = _owned_domain(ctx, reg, event.domain, event)
     if event.datazone_domain_id not in settings["domain_ids"]:
         raise RejectEvent(
             f"DataZone domain {event.datazone_domain_id} is not one central publishes to "
@@ -289,10 +293,11 @@ def _published_tables(config: dict[str, Any], product: dict[str, Any]) -> list[d
 def schema_updated(event: ProductSchemaUpdated, ctx: HandlerContext) -> EventDetail | None:
     reg = Registry(ctx)
     product = reg.product(event.domain, event.product)
-    if product is None or product["producer_account"] != ctx.sender_account:
+    if product is None:
         raise RejectEvent(
             f"account {ctx.sender_account} does not own product {event.domain}.{event.product}"
         )
+    require_sender(ctx, event, owner=product["producer_account"])
     # Publish what the event says the tables are (the onboarding group records the same).
     product = {**product, "schema": [t.model_dump(mode="json") for t in event.tables]}
     return _publish(ctx, reg, product, event.correlation_id)
@@ -554,11 +559,10 @@ def _failed(
 
 # -- DataZone's completion events ----------------------------------------------------------
 def _require_datazone_account(ctx: HandlerContext) -> None:
-    if ctx.sender_account != _datazone_account(ctx):
-        raise RejectEvent(
-            f"DataZone event from account {ctx.sender_account}, expected the DataZone account "
-            f"{_datazone_account(ctx)}"
-        )
+    envelope = ctx.envelope
+    require_sender(
+        ctx, f"{envelope.source}/{envelope.detail_type}", datazone=_datazone_account(ctx)
+    )
 
 
 @central.on(DataZoneEnvironmentDeploymentCompleted)
@@ -802,16 +806,17 @@ _ENVIRONMENT_FAILED = ("CREATE_FAILED", "DELETED", "DELETE_FAILED", "VALIDATION_
 def deprecated(event: ProductDeprecated, ctx: HandlerContext) -> EventDetail | None:
     reg = Registry(ctx)
     product = reg.product(event.domain, event.product)
-    if product is None or product["producer_account"] != ctx.sender_account:
+    if product is None:
         raise RejectEvent(
             f"account {ctx.sender_account} does not own product {event.domain}.{event.product}"
         )
+    require_sender(ctx, event, owner=product["producer_account"])
     return _unpublish(ctx, reg, event.domain, event.product, f"deprecated: {event.reason}")
 
 
 @central.on(DomainDeregistered)
 def deregistered(event: DomainDeregistered, ctx: HandlerContext) -> list[EventDetail]:
-    require_own_account(ctx)  # central's own event, matched on central's bus
+    require_own_account(ctx, event)  # central's own event, matched on central's bus
     reg = Registry(ctx)
     return _unpublish_domain(ctx, reg, event.domain, "domain deregistered")
 
@@ -963,7 +968,7 @@ def _map_subscription(reg: Registry, ddid: str, request: dict[str, Any]) -> tupl
 # -- The subscribing domain answers with an ordinary access request ------------------------
 @domain.on(SubscriptionRequestReceived)
 def subscription_received(event: SubscriptionRequestReceived, ctx: HandlerContext) -> EventDetail:
-    require_central(ctx)
+    require_central(ctx, event)
     if event.consumer_domain != ctx.config.domain:
         raise RejectEvent(
             f"subscription for domain {event.consumer_domain!r} delivered to {ctx.config.domain!r}",
@@ -1023,13 +1028,13 @@ def _subscription_of(reg: Registry, request_id: str) -> tuple[str, dict[str, Any
 
 @central.on(AccessGranted)
 def granted(event: AccessGranted, ctx: HandlerContext) -> None:
-    require_own_account(ctx)
+    require_own_account(ctx, event)
     _decided(ctx, event.request_id, accept=True, comment="granted by the mesh")
 
 
 @central.on(AccessDenied)
 def denied(event: AccessDenied, ctx: HandlerContext) -> None:
-    require_own_account(ctx)
+    require_own_account(ctx, event)
     _decided(ctx, event.request_id, accept=False, comment=f"denied by the mesh: {event.reason}")
 
 
@@ -1058,11 +1063,7 @@ def linked(event: AccessLinked, ctx: HandlerContext) -> None:
     if found is None:
         return
     sub_id, sub = found
-    if ctx.sender_account != sub["consumer_account"]:
-        raise RejectEvent(
-            f"account {ctx.sender_account} did not request subscription {sub_id}; "
-            f"{sub['consumer_account']} did"
-        )
+    require_sender(ctx, event, consumer=sub["consumer_account"])
     if sub.get("state") == "PENDING":
         # The link overtook the grant's own event: a link means the mesh granted.
         _decided(ctx, event.request_id, accept=True, comment="granted by the mesh")
@@ -1105,13 +1106,13 @@ def _grant_status(
 
 @central.on(AccessRevoked)
 def revoked(event: AccessRevoked, ctx: HandlerContext) -> None:
-    require_own_account(ctx)
+    require_sender(ctx, event)  # central's own revocation (meshkit.trust: this group)
     _end(ctx, event.request_id)
 
 
 @central.on(AccessExpired)
 def expired(event: AccessExpired, ctx: HandlerContext) -> None:
-    require_own_account(ctx)
+    require_own_account(ctx, event)
     _end(ctx, event.request_id)
 
 
