@@ -59,6 +59,9 @@ def domain_status(event: DomainRegistered | DomainDeregistered, ctx: HandlerCont
             "central_database": event.central_database,
             "sharing_mode": event.sharing_mode,
             "registered_at": iso(ctx.now()),
+            # The request this answers: the registration custom resource waits for its own
+            # (meshkit.runtime.registration).
+            "registration_correlation_id": event.correlation_id,
         }
     else:
         changes = {"deregistered_at": iso(ctx.now()), "reason": event.reason}

@@ -1,4 +1,5 @@
-"""Fault and delivery controls of the local mesh: duplicates, shuffled order, throttling.
+"""Fault and delivery controls of the local mesh: duplicates, shuffled order, throttling,
+PutEvents entries that fail inside a 200 answer or vanish (a rule that does not match yet).
 
 Throttling follows research §10: a first-registered ``before-send`` hook answers a share of the
 calls with the service protocol's own throttling error and points the doomed request at an
@@ -76,6 +77,8 @@ class Faults:
         self.injected: Counter[str] = Counter()
         #: Lake Formation batch entries to fail in the 200 response: (share, error code).
         self._entry_failures: tuple[float, str] | None = None
+        #: The next PutEvents calls answered with a failed entry / accepted and dropped.
+        self._put_events: list[str] = []
 
     def fail_lake_entries(
         self, share: float | None, code: str = "ConcurrentModificationException"
@@ -101,6 +104,31 @@ class Faults:
                 return None
             self.injected[f"lakeformation.{operation}.{rule[1]}"] += 1
         return rule[1]
+
+    def put_events(self, *, fail: int = 0, drop: int = 0) -> None:
+        """Make the next ``fail`` PutEvents calls (of handlers, stacks and tests, not the mesh's
+        own plumbing) answer 200 with ``FailedEntryCount: 1``, then the next ``drop`` accept the
+        entry and deliver it nowhere, as a rule EventBridge has just created may not match yet.
+        Nothing is stored either way; ``injected`` counts them."""
+        if fail < 0 or drop < 0:
+            raise ValueError("fail and drop count calls: use 0 or more")
+        with self._lock:
+            self._put_events = ["fail"] * fail + ["drop"] * drop
+
+    def _put_events_fault(self) -> AWSResponse | None:
+        with self._lock:
+            if not self._put_events:
+                return None
+            kind = self._put_events.pop(0)
+            self.injected[f"eventbridge.PutEvents.{kind}"] += 1
+        entry = (
+            {"ErrorCode": "InternalFailure", "ErrorMessage": "injected: entry failed"}
+            if kind == "fail"
+            else {"EventId": f"dropped-{self.rng.getrandbits(64):016x}"}
+        )
+        body = json.dumps({"FailedEntryCount": int(kind == "fail"), "Entries": [entry]}).encode()
+        headers = {"Content-Type": "application/x-amz-json-1.1"}
+        return AWSResponse(FAULT_URL, 200, headers, _RawBody(body))
 
     def throttle(self, shares: Mapping[str, float] | None) -> None:
         """Throttle this share (0..1) of the handlers' calls to each service (named as for
@@ -131,9 +159,14 @@ class Faults:
         """Register the injector on a session (before its clients are created)."""
 
         def before_send(request: Any, event_name: str, **kwargs: Any) -> AWSResponse | None:
-            if not self._throttle or is_internal_call():
+            if (not self._throttle and not self._put_events) or is_internal_call():
                 return None
             _event, service, operation = [*event_name.split("."), "", ""][:3]
+            if service == "eventbridge" and operation == "PutEvents" and self._put_events:
+                response = self._put_events_fault()
+                if response is not None:
+                    request.url = FAULT_URL
+                    return response
             rule = self._throttle.get(service)
             if rule is None or not rule[0]:
                 return None

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from meshkit import topology
-from meshkit.events.base import EventDetail
+from meshkit.events.base import EventDetail, new_correlation_id
 from meshkit.events.domains import DomainRegistrationRequested
 from meshkit.events.envelope import to_put_events_entry
 from meshkit.local.accounting import Accounting
@@ -181,6 +181,38 @@ class DomainHandle(_AccountHandle):
     @property
     def config(self) -> MeshConfig:
         return next(iter(self.configs.values()))
+
+    def register(self, *, sharing_mode: str | None = None, max_attempts: int = 8) -> int:
+        """Register as the deployed stack does (``meshkit.runtime.registration``): send
+        ``DomainRegistrationRequested`` until the domain's state records central's answer to
+        this very request, delivering the mesh between sends; returns the number of sends."""
+        from meshkit.runtime import registration
+
+        mode = sharing_mode or self.config.setting("sharing_mode", "named")
+        entry = _entry_for(
+            DomainRegistrationRequested(
+                domain=self.name,
+                account_id=self.account,
+                storage_uri=self.storage_uri,
+                sharing_mode=mode,
+            ),
+            self.bus,
+        )
+        return registration.register(
+            self.client("events"),
+            self.client("dynamodb"),
+            entry=entry,
+            table=self.resources.state_table,
+            domain=self.name,
+            correlation_id=new_correlation_id(),
+            timeout=3600.0,
+            wait=self._deliver,
+            max_attempts=max_attempts,
+        )
+
+    def _deliver(self, _seconds: float) -> None:
+        """The local mesh's waiting: deliver until idle (time passes as delivery rounds)."""
+        self._mesh.run_until_idle()
 
     def principal(self, name: str) -> str:
         """The IAM role ARN of one of the domain's named principals."""
