@@ -746,7 +746,7 @@ def reconcile(event: ScheduledEvent, ctx: HandlerContext) -> list[EventDetail]:
     """Take on the publications that waited longer than ``RECONCILE_AFTER`` for a DataZone
     event: the step's state is read once (one Get call per late publication, none for those on
     time) and the publication resumes as the lost event would have resumed it."""
-    require_own_account(ctx)
+    require_own_account(ctx, event)
     reg = Registry(ctx)
     out: list[EventDetail] = []
     late = list(reg.query_index(IN_FLIGHT, index="gsi2", before=iso(ctx.now())))
@@ -1123,7 +1123,13 @@ def link_failed(event: AccessLinkFailed, ctx: HandlerContext) -> None:
     subscription still pending (the grant's own event not seen yet) is rejected instead."""
     if not event.recipients:
         return  # the consumer's refusal to central; central's answer (recipients set) counts
-    require_own_account(ctx)
+    if ctx.sender_account != ctx.config.central_account:
+        # The table lets consumers send AccessLinkFailed to central; its answer is central's own.
+        raise RejectEvent(
+            f"account {ctx.sender_account} may not answer a refused grant (AccessLinkFailed "
+            f"with recipients): only the central account {ctx.config.central_account} may",
+            kind="authorisation",
+        )
     reg = Registry(ctx)
     found = _subscription_of(reg, event.request_id)
     if found is None:
