@@ -245,7 +245,8 @@ _RULES: tuple[Rule, ...] = (
     Rule(
         _A,
         "AccessLinkFailed",
-        (_r("central", K), _r("domain", C)),
+        # central's answer (recipients set) also reaches its own publication group
+        (_r("central", K), _r("central", C, groups=("central.publication",)), _r("domain", C)),
         "report a refused grant",
         "consumer: the consumer account of the request; central tells the consumer the outcome",
         member=True,
