@@ -51,11 +51,14 @@ __all__ = [
     "MESH_SOURCES",
     "OPTIONAL_GROUPS",
     "SWEEP_SCHEDULE",
+    "CustomRule",
     "HandlerGroup",
     "archive_pattern",
     "central_group_pattern",
+    "central_only",
     "crawler_name",
     "crawler_pattern",
+    "custom_rules",
     "domain_group_pattern",
     "dropzone_pattern",
     "forward_pattern",
@@ -333,6 +336,57 @@ def pattern_for(models: Iterable[type[EventDetail]], **extra: Any) -> dict[str, 
     }
     pattern.update(extra)
     return pattern
+
+
+def central_only(model: type[EventDetail]) -> bool:
+    """Only central sends ``model`` (it is in CENTRAL_EMITS, not in DOMAIN_EMITS)."""
+    key = model.type_key()
+    return any(m.type_key() == key for m in CENTRAL_EMITS) and not any(
+        m.type_key() == key for m in DOMAIN_EMITS
+    )
+
+
+@dataclass(frozen=True)
+class CustomRule:
+    """One rule of a team's handler: its id suffix, the bus it lives on, its pattern."""
+
+    id: str
+    bus: Literal["mesh", "default"]
+    pattern: dict[str, Any]
+
+
+def custom_rules(
+    models: Iterable[type[EventDetail]], *, central_account: str, any_sender: bool = False
+) -> list[CustomRule]:
+    """The rules subscribing a team's handler to ``models`` (constructs and local mesh alike).
+
+    Mesh events are matched on the account's mesh bus, AWS service events on its default bus.
+    A model only central sends (``AccessGranted``, ``DomainRegistered``...) is matched from
+    central's account only, so that nobody else can put a look-alike on the bus; pass
+    ``any_sender=True`` to match it from any sender (the handler then checks the sender).
+    """
+    models = list(models)
+    if not models:
+        raise ValueError("add_handler needs at least one event class, e.g. AccessGranted")
+    mesh = [m for m in models if not m.EXTERNAL]
+    central = [] if any_sender else [m for m in mesh if central_only(m)]
+    others = [m for m in mesh if m not in central]
+    external = [m for m in models if m.EXTERNAL]
+    rules: list[CustomRule] = []
+    if central:
+        # One rule when every mesh model is central's: its id stays "MeshRule".
+        rules.append(
+            CustomRule(
+                "MeshRule" if not others else "CentralRule",
+                "mesh",
+                pattern_for(central, account=[central_account]),
+            )
+        )
+    if others:
+        rules.append(CustomRule("MeshRule", "mesh", pattern_for(others)))
+    if external:
+        rules.append(CustomRule("AwsRule", "default", pattern_for(external)))
+    return rules
 
 
 def central_group_pattern(g: HandlerGroup, *, central_account: str) -> dict[str, Any]:

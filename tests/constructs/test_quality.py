@@ -108,6 +108,24 @@ def test_example_synthesizes_nag_and_lint_clean(example: str, tmp_path: Path) ->
             if r["Type"] == "AWS::Lambda::EventSourceMapping"
         ]
         assert len(mappings) == 4  # three handler groups and the custom handler
+        # The team function (notify/app.py, a router): its code beside meshkit's, the
+        # pydantic layer, and the MESHKIT_* environment with its own setting.
+        [team] = [
+            r["Properties"]
+            for k, r in template["Resources"].items()
+            if r["Type"] == "AWS::Lambda::Function" and k.startswith("NotifyFunction")
+        ]
+        assert team["Handler"] == "app.handler"
+        asset = tmp_path / f"asset.{team['Code']['S3Key'].removesuffix('.zip')}"
+        assert (asset / "app.py").is_file()
+        assert (asset / "meshkit" / "runtime" / "router.py").is_file()
+        assert [layer.split(":")[6] for layer in team["Layers"]] == [
+            "AWSLambdaPowertoolsPythonV3-python313-arm64"
+        ]
+        variables = team["Environment"]["Variables"]
+        assert variables["MESHKIT_ROLE"] == "domain"
+        assert {"MESHKIT_DLQ_URL", "MESHKIT_IDEMPOTENCY_TABLE", "MESHKIT_BUS"} <= set(variables)
+        assert "topic_arn" in json.dumps(variables["MESHKIT_SETTINGS"])
         # grant_request_access: PutEvents for AccessRequested only.
         assert '"events:detail-type": ["AccessRequested"]' in text
         assert '"events:source": ["meshkit.access"]' in text

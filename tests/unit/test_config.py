@@ -55,3 +55,40 @@ def test_unknown_role_is_refused() -> None:
     env = {**FULL.to_env(), "MESHKIT_ROLE": "admin"}
     with pytest.raises(ValueError, match="central"):
         MeshConfig.from_env(env)
+
+
+def test_variable_names_come_from_the_fields() -> None:
+    import dataclasses
+
+    names = MeshConfig.env_names()
+    assert set(names) == {f.name for f in dataclasses.fields(MeshConfig)}
+    assert names["dead_letter_queue_url"] == "MESHKIT_DLQ_URL"
+    assert names["cross_account_role_name"] == "MESHKIT_CROSS_ACCOUNT_ROLE"
+    assert names["mesh_name"] == "MESHKIT_MESH_NAME"
+    # Every variable to_env writes is one of them, and from_env reads each back.
+    assert set(FULL.to_env()) == set(names.values())
+
+
+def test_a_bad_number_is_named() -> None:
+    env = {**FULL.to_env(), "MESHKIT_MAX_RECEIVE_COUNT": "five"}
+    with pytest.raises(ValueError, match="MESHKIT_MAX_RECEIVE_COUNT"):
+        MeshConfig.from_env(env)
+
+
+def test_team_settings_are_added_typed_and_never_shadow_meshkits() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    class Team(BaseModel):
+        topic_arn: str
+        retries: int = 2
+
+    config = FULL.with_settings(Team(topic_arn="arn:aws:sns:eu-west-1:222222222222:t"))
+    again = MeshConfig.from_env(config.to_env())
+    assert again.settings_as(Team) == Team(topic_arn="arn:aws:sns:eu-west-1:222222222222:t")
+    assert again.setting("sharing_mode", None) == "tag"  # meshkit's own settings stay
+    with pytest.raises(ValueError, match=r"\['sharing_mode'\] already set"):
+        FULL.with_settings({"sharing_mode": "named"}, what="team")
+    with pytest.raises(TypeError, match="a mapping or a pydantic model"):
+        FULL.with_settings(["topic_arn"])
+    with pytest.raises(ValidationError):
+        FULL.settings_as(Team)  # topic_arn is missing: the handler learns it at once

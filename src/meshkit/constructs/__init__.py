@@ -13,6 +13,7 @@ from meshkit.constructs.datazone import DataZonePublishing, DataZoneSettings  # 
 from meshkit.constructs.domain import DataDomain  # noqa: E402
 from meshkit.constructs.dropzone import DropZone  # noqa: E402
 from meshkit.constructs.stackset import DomainStackSet  # noqa: E402
+from meshkit.constructs.team import MeshEventSource, MeshFunction  # noqa: E402
 
 __all__ = [
     "CentralGovernance",
@@ -22,4 +23,6 @@ __all__ = [
     "DataZoneSettings",
     "DomainStackSet",
     "DropZone",
+    "MeshEventSource",
+    "MeshFunction",
 ]

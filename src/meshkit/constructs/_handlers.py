@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from aws_cdk import aws_kms as kms
     from aws_cdk import aws_sns as sns
 
+    from meshkit.runtime.config import MeshConfig
     from meshkit.topology import HandlerGroup
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "MeshHandler",
     "QueueWiring",
     "add_queue_rule",
+    "mesh_environment",
     "queue_alarm",
     "queue_with_dlq",
 ]
@@ -99,6 +102,18 @@ class HandlerOptions:
     def from_props(cls, **props: Any) -> HandlerOptions:
         """From a construct's props: a prop left as None takes the default declared here."""
         return cls(**{k: v for k, v in props.items() if v is not None})
+
+
+def mesh_environment(scope: IConstruct, config: MeshConfig) -> dict[str, str]:
+    """The ``MESHKIT_*`` variables of a function, built by ``MeshConfig.to_env`` (the one
+    builder the runtime reads back): settings holding CDK tokens go through
+    ``Stack.to_json_string`` so that they resolve at deploy time, the others are sorted JSON."""
+
+    def dumps(settings: Any) -> str:
+        text = json.dumps(settings, sort_keys=True)
+        return Stack.of(scope).to_json_string(settings) if Token.is_unresolved(text) else text
+
+    return config.to_env(dumps=dumps)
 
 
 def queue_alarm(
@@ -333,7 +348,7 @@ class MeshHandler(Construct):
         *,
         group: HandlerGroup,
         options: HandlerOptions,
-        environment: Mapping[str, str],
+        config: MeshConfig,
         description: str,
         role_name: str | None = None,
     ) -> None:
@@ -364,11 +379,14 @@ class MeshHandler(Construct):
                 resources=[self.log_group.log_group_arn],
             )
         )
+        self.config = dataclasses.replace(
+            config,
+            group=group.name,
+            dead_letter_queue_url=self.wiring.dlq.queue_url,
+            max_receive_count=options.max_receive_count,
+        )
         env = {
-            **environment,
-            "MESHKIT_GROUP": group.name,
-            "MESHKIT_DLQ_URL": self.wiring.dlq.queue_url,
-            "MESHKIT_MAX_RECEIVE_COUNT": str(options.max_receive_count),
+            **mesh_environment(self, self.config),
             "POWERTOOLS_SERVICE_NAME": f"meshkit-{group.env_name}",
         }
         self.function = lambda_.Function(
@@ -493,65 +511,3 @@ def drop_role_dependency(function: IConstruct, role: iam.IRole) -> None:
     policy_cfn = policy.node.default_child if policy is not None else None
     if isinstance(fn_cfn, CfnResource) and isinstance(policy_cfn, CfnResource):
         fn_cfn.add_override("DependsOn", [policy_cfn.logical_id])
-
-
-def attach_custom_handler(
-    scope: Construct,
-    id: str,
-    *,
-    models: Sequence[type[Any]],
-    function: lambda_.IFunction,
-    options: HandlerOptions,
-    mesh_bus: events.IEventBus,
-    timeout: Duration | None = None,
-) -> CustomHandler:
-    """Rule(s) with ``topology.pattern_for(models)`` -> queue + DLQ -> ``function``.
-
-    Mesh events are matched on the mesh bus, AWS service events on the default bus (where AWS
-    puts them); a mix gets one rule on each.
-    """
-    from meshkit.topology import pattern_for
-
-    if not models:
-        raise ValueError("add_handler needs at least one event class, e.g. AccessGranted")
-    holder = Construct(scope, id)
-    wiring = queue_with_dlq(holder, "Work", options, timeout=timeout)
-    mesh = [m for m in models if not getattr(m, "EXTERNAL", False)]
-    external = [m for m in models if getattr(m, "EXTERNAL", False)]
-    rules: list[events.CfnRule] = []
-    if mesh:
-        rules.append(
-            add_queue_rule(
-                holder,
-                "MeshRule",
-                queue=wiring.queue,
-                key=options.key,
-                event_pattern=pattern_for(mesh),
-                event_bus=mesh_bus,
-                description=f"meshkit custom handler {id}: mesh events",
-                dead_letters=options.delivery(),
-            )
-        )
-    if external:
-        rules.append(
-            add_queue_rule(
-                holder,
-                "AwsRule",
-                queue=wiring.queue,
-                key=options.key,
-                event_pattern=pattern_for(external),
-                description=f"meshkit custom handler {id}: AWS service events",
-                dead_letters=options.delivery(),
-            )
-        )
-    source = sources.SqsEventSource(
-        wiring.queue, batch_size=_BATCH_SIZE, report_batch_item_failures=True
-    )
-    function.add_event_source(source)
-    return CustomHandler(
-        rules=rules,
-        queue=wiring.queue,
-        dead_letter_queue=wiring.dlq,
-        event_source=source,
-        dead_letter_alarm=wiring.dlq_alarm,
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -25,9 +26,9 @@ from meshkit.constructs._handlers import (
     HandlerOptions,
     MeshHandler,
 )
-from meshkit.constructs._handlers import attach_custom_handler as _attach
 from meshkit.events import erasure
 from meshkit.events.aws import DATAZONE_EVENTS, ScheduledEvent
+from meshkit.runtime.config import MeshConfig
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -293,43 +294,44 @@ class CentralGovernance(Construct):
         if erasure_auto_approve:
             settings["erasure_approval"] = "auto"
         settings["erasure_secret"] = f"meshkit/{mesh_name}/central/erasure-key"
-        environment = {
-            "MESHKIT_ROLE": "central",
-            "MESHKIT_MESH_NAME": mesh_name,
-            "MESHKIT_ACCOUNT_ID": stack.account,
-            "MESHKIT_REGION": stack.region,
-            "MESHKIT_CENTRAL_ACCOUNT": stack.account,
-            "MESHKIT_BUS": self.bus.event_bus_arn,
-            "MESHKIT_CENTRAL_BUS": self.bus.event_bus_arn,
-            "MESHKIT_REGISTRY_TABLE": self.registry.table_name,
-            "MESHKIT_IDEMPOTENCY_TABLE": self.idempotency.table_name,
-            "MESHKIT_SETTINGS": (
-                stack.to_json_string(settings)
-                if Token.is_unresolved(self.location_role_name)
-                else json.dumps(settings, sort_keys=True)
+        #: The handlers' configuration (group, DLQ and team settings are set per function).
+        self.mesh_config = MeshConfig(
+            mesh_name=mesh_name,
+            role="central",
+            account_id=stack.account,
+            region=stack.region,
+            central_account=stack.account,
+            bus=self.bus.event_bus_arn,
+            central_bus=self.bus.event_bus_arn,
+            registry_table=self.registry.table_name,
+            idempotency_table=self.idempotency.table_name,
+            max_receive_count=max_receive_count,
+            cross_account_role_name=(
+                organization_reader_role_name
+                if organization_id and organization_management_account
+                else None
             ),
-        }
-        if organization_id and organization_management_account:
-            environment["MESHKIT_CROSS_ACCOUNT_ROLE"] = organization_reader_role_name
+            settings=settings,
+        )
         self.handlers: dict[str, MeshHandler] = {}
         remote_datazone = datazone is not None and datazone.remote(stack.account)
         for group in topology.groups_for("central", features):
             publishes = datazone is not None and DATAZONE_EVENTS[0] in group.aws_events
-            group_env, role_name = environment, None
+            group_config, role_name = self.mesh_config, None
             if publishes and remote_datazone:
                 # DataZone in its own account: this group assumes the role there (and only
                 # this group: the organisation reader role stays with the others).
-                group_env = {
-                    **environment,
-                    "MESHKIT_CROSS_ACCOUNT_ROLE": _datazone.datazone_access_role_name(mesh_name),
-                }
+                group_config = dataclasses.replace(
+                    self.mesh_config,
+                    cross_account_role_name=_datazone.datazone_access_role_name(mesh_name),
+                )
                 role_name = _datazone.publication_role_name(mesh_name)
             handler = MeshHandler(
                 self,
                 _construct_id(group.name),
                 group=group,
                 options=self._options,
-                environment=group_env,
+                config=group_config,
                 description=f"meshkit {mesh_name} {group.name}",
                 role_name=role_name,
             )
@@ -810,17 +812,29 @@ class CentralGovernance(Construct):
         function: lambda_.IFunction,
         *,
         id: str | None = None,
+        settings: Mapping[str, Any] | Any = None,
+        any_sender: bool = False,
     ) -> CustomHandler:
         """Subscribe a team's own ``function`` to ``models`` on the central bus.
 
-        Creates the rule (``topology.pattern_for(models)``), a queue with its DLQ and alarm,
-        and an event source mapping with partial batch responses; returns them.
+        ``function.add_event_source(MeshEventSource(self, models, ...))``: the rule(s), a queue
+        with its DLQ and alarm, the event source mapping with partial batch responses, and the
+        function configured for meshkit's router (see ``MeshEventSource``; a ``MeshFunction``
+        ships meshkit with its code). ``settings`` (a dict or a pydantic model) reach the
+        handler as ``ctx.config`` settings. An event only central sends is matched from
+        central's account unless ``any_sender``. Returns what was created.
         """
-        models = [models] if isinstance(models, type) else list(models)
-        name = id or "Custom" + "".join(m.__name__ for m in models)[:200]
-        return _attach(
-            self, name, models=models, function=function, options=self._options, mesh_bus=self.bus
-        )
+        from meshkit.constructs.team import MeshEventSource
+
+        source = MeshEventSource(self, models, id=id, settings=settings, any_sender=any_sender)
+        function.add_event_source(source)
+        assert source.handler is not None
+        return source.handler
+
+    @property
+    def handler_options(self) -> HandlerOptions:
+        """The Lambda options of this construct's handlers (team functions take them too)."""
+        return self._options
 
     def grant_erasure_request(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to request and cancel erasures on the central bus (nothing else)."""

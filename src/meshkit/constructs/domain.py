@@ -29,12 +29,12 @@ from meshkit.constructs._handlers import (
     events_principal,
     target_delivery,
 )
-from meshkit.constructs._handlers import attach_custom_handler as _attach
 from meshkit.constructs.central import _check_mesh_name, _construct_id
 from meshkit.events import access, domains
 from meshkit.events.aws import GlueCrawlerStateChange, S3ObjectCreated
 from meshkit.events.envelope import to_put_events_entry
 from meshkit.events.publication import DomainPublicationConfigured
+from meshkit.runtime.config import MeshConfig
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -234,19 +234,21 @@ class DataDomain(Construct):
                     "consumer_principals) to receive DataZone subscriptions"
                 )
             settings["datazone_principals"] = subscribers
-        environment = {
-            "MESHKIT_ROLE": "domain",
-            "MESHKIT_MESH_NAME": mesh_name,
-            "MESHKIT_DOMAIN": domain_name,
-            "MESHKIT_ACCOUNT_ID": stack.account,
-            "MESHKIT_REGION": stack.region,
-            "MESHKIT_CENTRAL_ACCOUNT": central_account,
-            "MESHKIT_BUS": self.bus.event_bus_arn,
-            "MESHKIT_CENTRAL_BUS": self.central_bus_arn,
-            "MESHKIT_REGISTRY_TABLE": self.state.table_name,
-            "MESHKIT_IDEMPOTENCY_TABLE": self.idempotency.table_name,
-            "MESHKIT_SETTINGS": stack.to_json_string(settings),
-        }
+        #: The handlers' configuration (group, DLQ and team settings are set per function).
+        self.mesh_config = MeshConfig(
+            mesh_name=mesh_name,
+            role="domain",
+            account_id=stack.account,
+            region=stack.region,
+            central_account=central_account,
+            bus=self.bus.event_bus_arn,
+            central_bus=self.central_bus_arn,
+            domain=domain_name,
+            registry_table=self.state.table_name,
+            idempotency_table=self.idempotency.table_name,
+            max_receive_count=max_receive_count,
+            settings=settings,
+        )
         self.handlers: dict[str, MeshHandler] = {}
         for group in topology.groups_for("domain", features):
             handler = MeshHandler(
@@ -254,7 +256,7 @@ class DataDomain(Construct):
                 _construct_id(group.name),
                 group=group,
                 options=self._options,
-                environment=environment,
+                config=self.mesh_config,
                 description=f"meshkit {mesh_name} {domain_name} {group.name}",
             )
             handler.add_rule(
@@ -849,18 +851,30 @@ class DataDomain(Construct):
         function: lambda_.IFunction,
         *,
         id: str | None = None,
+        settings: Mapping[str, Any] | Any = None,
+        any_sender: bool = False,
     ) -> CustomHandler:
         """Subscribe a team's own ``function`` to ``models`` (mesh events on the domain bus, AWS
         service events on the default bus).
 
-        Creates the rule (``topology.pattern_for(models)``), a queue with its DLQ and alarm,
-        and an event source mapping with partial batch responses; returns them.
+        ``function.add_event_source(MeshEventSource(self, models, ...))``: the rule(s), a queue
+        with its DLQ and alarm, the event source mapping with partial batch responses, and the
+        function configured for meshkit's router (see ``MeshEventSource``; a ``MeshFunction``
+        ships meshkit with its code). ``settings`` (a dict or a pydantic model) reach the
+        handler as ``ctx.config`` settings. An event only central sends is matched from
+        central's account unless ``any_sender``. Returns what was created.
         """
-        models = [models] if isinstance(models, type) else list(models)
-        name = id or "Custom" + "".join(m.__name__ for m in models)[:200]
-        return _attach(
-            self, name, models=models, function=function, options=self._options, mesh_bus=self.bus
-        )
+        from meshkit.constructs.team import MeshEventSource
+
+        source = MeshEventSource(self, models, id=id, settings=settings, any_sender=any_sender)
+        function.add_event_source(source)
+        assert source.handler is not None
+        return source.handler
+
+    @property
+    def handler_options(self) -> HandlerOptions:
+        """The Lambda options of this construct's handlers (team functions take them too)."""
+        return self._options
 
 
 #: Construct id CDK gives the AwsCustomResource provider function (one per stack).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -15,7 +16,7 @@ from aws_cdk import aws_transfer as transfer
 from constructs import Construct
 from meshkit import topology
 from meshkit.constructs import _code, _nag
-from meshkit.constructs._handlers import MeshHandler, drop_role_dependency
+from meshkit.constructs._handlers import MeshHandler, drop_role_dependency, mesh_environment
 from meshkit.handlers.dropzone import (
     MAX_SESSION_SECONDS,
     MIN_SESSION_SECONDS,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from meshkit.constructs.domain import DataDomain
+    from meshkit.runtime.config import MeshConfig
 
 __all__ = ["DropZone"]
 
@@ -253,25 +255,13 @@ class DropZone(Construct):
             session_policy("x" * 63, name)  # the longest bucket name still fits in 2,048 chars
         return setting
 
-    def _environment(self, setting: Mapping[str, Any]) -> dict[str, str]:
-        domain, stack = self.domain, Stack.of(self)
+    def _config(self, setting: Mapping[str, Any]) -> MeshConfig:
+        domain = self.domain
         settings = {
             "storage_uri": domain.storage_uri,
             "dropzone": {**setting, "upload_role_arn": self.upload_role.role_arn},
         }
-        return {
-            "MESHKIT_ROLE": "domain",
-            "MESHKIT_MESH_NAME": domain.mesh_name,
-            "MESHKIT_DOMAIN": domain.domain_name,
-            "MESHKIT_ACCOUNT_ID": stack.account,
-            "MESHKIT_REGION": stack.region,
-            "MESHKIT_CENTRAL_ACCOUNT": domain.central_account,
-            "MESHKIT_BUS": domain.bus.event_bus_arn,
-            "MESHKIT_CENTRAL_BUS": domain.central_bus_arn,
-            "MESHKIT_REGISTRY_TABLE": domain.state.table_name,
-            "MESHKIT_IDEMPOTENCY_TABLE": domain.idempotency.table_name,
-            "MESHKIT_SETTINGS": stack.to_json_string(settings),
-        }
+        return dataclasses.replace(domain.mesh_config, settings=settings)
 
     # -- functions -------------------------------------------------------------------------------
 
@@ -321,7 +311,7 @@ class DropZone(Construct):
                 )
             ],
             role=role,
-            environment=self._environment(setting),
+            environment=mesh_environment(self, self._config(setting)),
             memory_size=256,
             timeout=Duration.seconds(15),
             log_group=log_group,
@@ -402,7 +392,7 @@ class DropZone(Construct):
             "Validator",
             group=group,
             options=options,
-            environment=self._environment(setting),
+            config=self._config(setting),
             description=f"meshkit {domain.mesh_name} {domain.domain_name} dropzone",
         )
         handler.add_rule(

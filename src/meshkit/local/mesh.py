@@ -698,22 +698,30 @@ class LocalMesh:
         return handle
 
     def add_handler(
-        self, where: str, models: Sequence[type[EventDetail]], router: Any
+        self,
+        where: str,
+        models: Sequence[type[EventDetail]],
+        router: Any,
+        *,
+        settings: Mapping[str, Any] | Any = None,
+        any_sender: bool = False,
     ) -> QueueWiring:
-        """Deploy a team's own handler group: rules for ``models`` -> queue (+DLQ) -> router.
+        """Deploy a team's own handler group as ``add_handler`` / ``MeshEventSource`` do: the
+        rules of ``meshkit.topology.custom_rules`` -> queue (+DLQ) -> router.
 
         ``where`` is ``"central"`` or a domain name. Mesh events are matched on that account's
-        mesh bus (from any sender), AWS service events on its default bus.
+        mesh bus (an event only central sends: from central only, unless ``any_sender``), AWS
+        service events on its default bus. ``settings`` (a mapping or a pydantic model) are
+        added to the group's configuration, read by the handler through ``ctx.config``.
         """
         self._running()
         assert self._central is not None
-        if not models:
-            raise ValueError("add_handler needs at least one event class")
+        rules = topology.custom_rules(
+            models, central_account=self.central_account, any_sender=any_sender
+        )
         self._custom_groups += 1
         group = str(getattr(router, "name", "") or f"custom-{self._custom_groups}")
         env = re.sub(r"[^A-Za-z0-9-]", "-", group)
-        mesh_models = [m for m in models if not m.EXTERNAL]
-        aws_models = [m for m in models if m.EXTERNAL]
         if where == "central":
             account = self._account(self.central_account)
             bus, prefix = self._central.resources.bus_name, f"{self.name}-{env}"
@@ -721,18 +729,25 @@ class LocalMesh:
             handle = self.domain(where)
             account = self._account(handle.account)
             bus, prefix = handle.resources.bus_name, f"{self.name}-{where}-{env}"
+
+        def rule_name(rule: topology.CustomRule) -> str:
+            # The first mesh rule keeps the group's name, as it always had.
+            if rule.bus == "default":
+                return f"{prefix}-aws"
+            return prefix if rule.id == "MeshRule" else f"{prefix}-{rule.id.lower()}"
+
         wiring = provision_group(
             account,
             name=group,
             queue_name=prefix,
             domain=None if where == "central" else where,
-            mesh_rules=[(bus, prefix, topology.pattern_for(mesh_models))] if mesh_models else [],
-            default_rules=[(f"{prefix}-aws", topology.pattern_for(aws_models), None)]
-            if aws_models
-            else [],
+            mesh_rules=[(bus, rule_name(r), r.pattern) for r in rules if r.bus == "mesh"],
+            default_rules=[(rule_name(r), r.pattern, None) for r in rules if r.bus == "default"],
         )
+        what = f"add_handler({where!r}, router {group!r})"
         if where == "central":
             config = self._central_config(group, wiring, self._central.resources)
+            config = config.with_settings(settings, what=what)
             self._central.configs.setdefault(group, config)
         else:
             handle = self.domain(where)
@@ -743,7 +758,7 @@ class LocalMesh:
                 handle.resources,
                 sharing_mode=str(base.settings.get("sharing_mode", "named")),
                 extra=dict(base.settings.items()),
-            )
+            ).with_settings(settings, what=what)
             handle.configs.setdefault(group, config)
         self._deploy(account, wiring, config, router)
         return wiring
