@@ -7,7 +7,16 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack, Token
+import jsii
+from aws_cdk import (
+    CfnResource,
+    Duration,
+    IStableListProducer,
+    Lazy,
+    RemovalPolicy,
+    Stack,
+    Token,
+)
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -503,6 +512,21 @@ class CustomHandler:
     dead_letter_alarm: cloudwatch.Alarm
 
 
+@jsii.implements(IStableListProducer)
+class _KeptDependencies(Construct):
+    """The DependsOn of a resource whose role dependency was dropped: its role's policy, then
+    what ``depend_on`` adds later (resolved at synthesis, after the aspects)."""
+
+    ID = "MeshkitDependsOn"
+
+    def __init__(self, scope: CfnResource, first: CfnResource) -> None:
+        super().__init__(scope, self.ID)
+        self.resources = [first]
+
+    def produce(self) -> list[str]:
+        return [r.logical_id for r in self.resources]
+
+
 def drop_role_dependency(function: IConstruct, role: iam.IRole) -> None:
     """Keep only the policy in the function's DependsOn: the role is already implied by the
     function's GetAtt on it (cfn-lint W3005 otherwise)."""
@@ -510,4 +534,15 @@ def drop_role_dependency(function: IConstruct, role: iam.IRole) -> None:
     policy = role.node.try_find_child("DefaultPolicy")
     policy_cfn = policy.node.default_child if policy is not None else None
     if isinstance(fn_cfn, CfnResource) and isinstance(policy_cfn, CfnResource):
-        fn_cfn.add_override("DependsOn", [policy_cfn.logical_id])
+        kept = _KeptDependencies(fn_cfn, policy_cfn)
+        fn_cfn.add_override("DependsOn", Lazy.list(kept))
+
+
+def depend_on(resource: CfnResource, target: CfnResource) -> None:
+    """``resource`` DependsOn ``target``, also when ``drop_role_dependency`` overrode it."""
+    kept = resource.node.try_find_child(_KeptDependencies.ID)
+    if isinstance(kept, _KeptDependencies):
+        if target not in kept.resources:
+            kept.resources.append(target)
+    else:
+        resource.add_resource_dependency(target)

@@ -744,12 +744,10 @@ class CentralGovernance(Construct):
         self.bus.grant_put_events_to(role)
         if handler.group.name == "central.erasure":
             self.erasure_key.grant_read(role)
-        write = handler.group.name == "central.onboarding"
-        handler.add_to_role_policy(
-            *_iam.central_catalog_statements(self, write=write),
-            *_iam.central_sharing_statements(self),
-        )
-        if write:
+        statements = _iam.central_group_statements(self, handler.group.name)
+        if statements:
+            handler.add_to_role_policy(*statements)
+        if handler.group.name == "central.onboarding":
             # Onboarding registers each domain's storage with the location role, after checking
             # that the domain's account owns the bucket.
             buckets = f"arn:{Stack.of(self).partition}:s3:::*"
@@ -781,7 +779,8 @@ class CentralGovernance(Construct):
             )
             _nag.acknowledge_resources(role, [buckets], "bucket-owner")
         _nag.acknowledge_resources(role, [f"{self.registry.table_arn}/index/*"], "ddb-index")
-        _nag.acknowledge_resources(role, _iam.catalog_arns(self)[1:], "glue-runtime")
+        if _iam.CENTRAL_GROUP_ACTIONS[handler.group.name].glue:
+            _nag.acknowledge_resources(role, _iam.catalog_arns(self)[1:], "glue-runtime")
         _nag.acknowledge_resources(role, ["*"], "no-resource-level")
 
     def _register_admins(self, extra: Sequence[str]) -> CfnCustomResource:
