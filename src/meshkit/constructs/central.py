@@ -185,6 +185,7 @@ class CentralGovernance(Construct):
         architecture: lambda_.Architecture | None = None,
         runtime: lambda_.Runtime | None = None,
         powertools_layer_version: int = _code.DEFAULT_POWERTOOLS_LAYER_VERSION,
+        dependencies_layer: lambda_.ILayerVersion | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
     ) -> None:
         super().__init__(scope, id)
@@ -258,6 +259,7 @@ class CentralGovernance(Construct):
             architecture=architecture,
             runtime=runtime,
             powertools_layer_version=powertools_layer_version,
+            dependencies_layer=dependencies_layer,
             log_retention=log_retention,
         )
         self.location_role = self._location_role()
