@@ -661,7 +661,13 @@ class CentralGovernance(Construct):
             self,
             "LocationRole",
             role_name=self.location_role_name,
-            assumed_by=iam.ServicePrincipal("lakeformation.amazonaws.com"),
+            # Confused-deputy guard: Lake Formation assumes it for this account's registrations
+            # only (the aws:SourceAccount AWS shows for roles Lake Formation assumes to vend
+            # credentials; docs/deploy.md, to confirm on a first deployment).
+            assumed_by=iam.ServicePrincipal(
+                "lakeformation.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
             description=f"Lake Formation access to the data of meshkit {self.mesh_name} domains",
         )
         s3 = f"arn:{stack.partition}:s3:::"
