@@ -69,6 +69,8 @@ COMMON_PROPS: dict[str, str] = {
     "architecture": "Lambda architecture of the handlers.",
     "runtime": "Lambda Python runtime of the handlers (must match the Powertools layer).",
     "powertools_layer_version": "Version of the public Powertools v3 layer (brings pydantic).",
+    "dependencies_layer": "A layer of yours bringing pydantic 2 (>=2.11) instead of the public "
+    "Powertools layer; required in a region where Powertools publishes none (docs/deploy.md).",
     "log_retention": "Retention of the handlers' log groups.",
 }
 
@@ -83,6 +85,8 @@ class HandlerOptions:
     architecture: lambda_.Architecture = field(default_factory=lambda: lambda_.Architecture.ARM_64)
     runtime: lambda_.Runtime = field(default_factory=lambda: _code.DEFAULT_RUNTIME)
     powertools_layer_version: int = _code.DEFAULT_POWERTOOLS_LAYER_VERSION
+    #: A team's own layer bringing pydantic (default: the public Powertools layer).
+    dependencies_layer: lambda_.ILayerVersion | None = None
     log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS
     memory_size: int = 512
     timeout: Duration = field(default_factory=lambda: Duration.seconds(60))
@@ -444,9 +448,10 @@ class MeshHandler(Construct):
 
     def _layers(self, options: HandlerOptions) -> list[lambda_.ILayerVersion]:
         layers = [
-            _code.powertools_layer(
+            _code.dependencies_layer(
                 self,
                 "Powertools",
+                layer=options.dependencies_layer,
                 version=options.powertools_layer_version,
                 architecture=options.architecture,
                 runtime=options.runtime,

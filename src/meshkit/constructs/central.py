@@ -186,6 +186,7 @@ class CentralGovernance(Construct):
         architecture: lambda_.Architecture | None = None,
         runtime: lambda_.Runtime | None = None,
         powertools_layer_version: int = _code.DEFAULT_POWERTOOLS_LAYER_VERSION,
+        dependencies_layer: lambda_.ILayerVersion | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
     ) -> None:
         super().__init__(scope, id)
@@ -259,6 +260,7 @@ class CentralGovernance(Construct):
             architecture=architecture,
             runtime=runtime,
             powertools_layer_version=powertools_layer_version,
+            dependencies_layer=dependencies_layer,
             log_retention=log_retention,
         )
         self.location_role = self._location_role()
@@ -661,7 +663,13 @@ class CentralGovernance(Construct):
             self,
             "LocationRole",
             role_name=self.location_role_name,
-            assumed_by=iam.ServicePrincipal("lakeformation.amazonaws.com"),
+            # Confused-deputy guard: Lake Formation assumes it for this account's registrations
+            # only (the aws:SourceAccount AWS shows for roles Lake Formation assumes to vend
+            # credentials; docs/deploy.md, to confirm on a first deployment).
+            assumed_by=iam.ServicePrincipal(
+                "lakeformation.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
             description=f"Lake Formation access to the data of meshkit {self.mesh_name} domains",
         )
         s3 = f"arn:{stack.partition}:s3:::"

@@ -122,6 +122,7 @@ class DataDomain(Construct):
         architecture: lambda_.Architecture | None = None,
         runtime: lambda_.Runtime | None = None,
         powertools_layer_version: int = _code.DEFAULT_POWERTOOLS_LAYER_VERSION,
+        dependencies_layer: lambda_.ILayerVersion | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
     ) -> None:
         super().__init__(scope, id)
@@ -209,6 +210,7 @@ class DataDomain(Construct):
             architecture=architecture,
             runtime=runtime,
             powertools_layer_version=powertools_layer_version,
+            dependencies_layer=dependencies_layer,
             log_retention=log_retention,
             pyarrow_layer=pyarrow_layer,
             pyarrow_layer_version=pyarrow_layer_version,
