@@ -356,9 +356,15 @@ class MeshEventSource:
             for name, value in mesh_environment(target, config).items():
                 target.add_environment(name, value)
             if target.runtime.family == lambda_.RuntimeFamily.PYTHON:
-                target.add_layers(_dependencies_layer(Construct(target, "Meshkit"), options))
+                # The layer of the function's own architecture and Python version.
+                own = dataclasses.replace(
+                    options, architecture=target.architecture, runtime=target.runtime
+                )
+                target.add_layers(_dependencies_layer(Construct(target, "Meshkit"), own))
             if target.role is not None:
                 grant_mesh(self.mesh, target.role)
+                # Only the policy in DependsOn: the role is implied by the GetAtt (cfn-lint W3005).
+                drop_role_dependency(target, target.role)
             return
         names = ", ".join(sorted(mesh_environment(target, config)))
         Annotations.of(target).add_warning_v2(
