@@ -16,6 +16,7 @@ from meshkit.events import AccessGranted, AccessRequested, ProductRegistrationRe
 from meshkit.local.mesh import LocalMesh
 from meshkit.local.sample_data import daily_revenue_csv
 from meshkit.runtime.router import EventRouter
+from meshkit.testing import sample
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -141,8 +142,7 @@ def test_a_look_alike_from_another_account_never_reaches_the_handler() -> None:
         mesh.add_handler("marketing", [AccessGranted], loose, any_sender=True)
         mesh.run_until_idle()
         # GIVEN marketing itself puts an AccessGranted on its bus (only central sends those)
-        sample = json.loads((ROOT / "tests" / "events" / "AccessGranted.valid.json").read_text())
-        marketing.put(AccessGranted.model_validate(sample["detail"]))
+        marketing.put(sample(AccessGranted))
         mesh.run_until_idle()
     # THEN the rule (from central's account only) does not match it; the opt-out one does
     assert calls == []

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import jsii
 from aws_cdk import Annotations, Duration, RemovalPolicy
@@ -129,6 +129,21 @@ class MeshFunction(lambda_.Function):
     ``events:PutEvents`` on the mesh bus, and a log group. ``events`` subscribes it at once
     (``add_event_source(MeshEventSource(mesh, events))``).
     """
+
+    PROPS: ClassVar[dict[str, str]] = {
+        "mesh": "The `DataDomain` or `CentralGovernance` the function belongs to.",
+        "entry": "Folder of the team's code; shipped with meshkit's package beside it.",
+        "handler": "The Lambda entrypoint in that folder (`module.function`).",
+        "settings": "The function's own settings (a dict or a pydantic model), added to "
+        "`MESHKIT_SETTINGS`; read with `ctx.config.setting(...)` / `settings_as(Model)`.",
+        "layer": "A layer bringing pydantic (default: the public Powertools layer).",
+        "events": "Event classes to subscribe at once (`MeshEventSource`).",
+        "description": "The function's description.",
+        "memory_size": "Memory of the function (MB).",
+        "timeout": "Timeout of the function (default: the construct's handlers').",
+        "environment": "More environment variables (`MESHKIT_*` are meshkit's).",
+        "log_retention": "Retention of the function's log group (default: the construct's).",
+    }
 
     def __init__(
         self,
@@ -341,9 +356,15 @@ class MeshEventSource:
             for name, value in mesh_environment(target, config).items():
                 target.add_environment(name, value)
             if target.runtime.family == lambda_.RuntimeFamily.PYTHON:
-                target.add_layers(_dependencies_layer(Construct(target, "Meshkit"), options))
+                # The layer of the function's own architecture and Python version.
+                own = dataclasses.replace(
+                    options, architecture=target.architecture, runtime=target.runtime
+                )
+                target.add_layers(_dependencies_layer(Construct(target, "Meshkit"), own))
             if target.role is not None:
                 grant_mesh(self.mesh, target.role)
+                # Only the policy in DependsOn: the role is implied by the GetAtt (cfn-lint W3005).
+                drop_role_dependency(target, target.role)
             return
         names = ", ".join(sorted(mesh_environment(target, config)))
         Annotations.of(target).add_warning_v2(
