@@ -129,6 +129,12 @@ def render_events_page() -> str:
         "(draft-04, the EventBridge Schema Registry format) are in `events/schemas/`; "
         "`meshkit events show <DetailType>` prints one event with its schema.",
         "",
+        "*consumed by* lists the handler groups whose rules take an event. Besides them, the "
+        "guard group of each mesh bus (`central.guard`, `domain.guard`) takes any meshkit "
+        "event put on a bus where the trust rules give it no business from its sender, and "
+        "rejects it: dead letter with the reason and `EventRejected` (see "
+        "[concepts](concepts.md#trust)).",
+        "",
     ]
     sections = [*LIFECYCLES, *(k for k in by_lifecycle if k not in LIFECYCLES)]
     for key in sections:
