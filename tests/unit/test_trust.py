@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -239,3 +240,26 @@ def test_detail_types_are_unique_across_meshkit_sources() -> None:
 def test_the_default_bus_has_no_guard() -> None:
     with pytest.raises(ValueError, match="default bus"):
         trust.accepted_types("default")
+
+
+def test_trust_page_is_generated_from_the_table() -> None:
+    from meshkit.docgen import render_trust_page
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "trust.md"
+    assert page.exists(), "docs/trust.md is missing: run `make schemas` and commit the result"
+    assert page.read_text() == render_trust_page(), (
+        "docs/trust.md is stale: run `make schemas` (python -m meshkit.docgen trust "
+        "docs/trust.md) and commit the result"
+    )
+
+
+def test_trust_page_names_every_rule_and_what_each_guard_takes() -> None:
+    from meshkit.docgen import render_trust_page
+
+    text = render_trust_page()
+    for model in all_events():
+        assert f"| [`{model.__name__}`](events.md#{model.__name__.lower()}) |" in text
+    for bus in ("central", "domain"):
+        for detail_type in trust.accepted_types(bus)[0]:  # type: ignore[arg-type]
+            assert f"`{detail_type}`" in text
+    assert "from any third account, every meshkit event." in text
