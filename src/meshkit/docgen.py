@@ -226,7 +226,10 @@ def render_trust_page() -> str:
         "central's registry) before they change anything; a refused event changes nothing, "
         "goes to the group's dead-letter queue with its reason, and an `EventRejected` is "
         "published. `tests/unit/test_trust.py` holds the table against the catalogue and every "
-        "rule of `meshkit.topology`.",
+        "rule of `meshkit.topology`; `tests/functional/test_trust_matrix.py` sends every event "
+        "type from every kind of account (owner, another domain, consumer, central, a "
+        "non-member) through a local mesh and checks that exactly the senders this table "
+        "allows act, and that every other one changes nothing and is rejected visibly.",
         "",
         "## Kinds of account",
         "",

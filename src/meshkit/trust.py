@@ -6,8 +6,9 @@ keeps it across a bus-to-bus hop); detail fields are claims. ``TABLE`` says, per
 there. Handlers check the sender with :func:`check` (``meshkit.handlers._common.require_sender``
 wraps it for a handler context), the guard rules of ``meshkit.topology`` reject what arrives
 on a bus where it has no business, ``docs/trust.md`` is generated from it
-(``python -m meshkit.docgen trust docs/trust.md``), and ``tests/unit/test_trust.py`` holds it
-against the catalogue and every rule of the topology.
+(``python -m meshkit.docgen trust docs/trust.md``), ``tests/unit/test_trust.py`` holds it
+against the catalogue and every rule of the topology, and ``tests/functional/test_trust_matrix.py``
+sends every event type from every kind of account.
 
 This module imports nothing but the standard library: it ships to Lambda with the handlers.
 """
