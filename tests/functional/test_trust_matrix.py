@@ -4,12 +4,13 @@ mesh running the real handlers and guards.
 
 A sender the table refuses changes nothing (central's registry, the domains' state tables, every
 account's Glue catalog and Lake Formation grants) and its event is rejected visibly: a dead
-letter and one ``EventRejected`` naming the event (for reports, ``EventRejected`` and
-``FlowFailed``, the dead letter only: the router never reports on a report). A sender the table
-allows is never refused for authorisation (it may still be refused for the request's or the
-product's state). The cells are derived from the table, so a new event type is covered as soon
-as it has a rule. The mesh is built once; each event type's refused senders are sent together
-and compared with one snapshot, the allowed ones all at the end.
+letter and an ``EventRejected`` naming the event from each group it reached (for reports,
+``EventRejected`` and ``FlowFailed``, the dead letter only: the router never reports on a
+report). A sender the table allows is never refused for authorisation, and its event reaches
+the handlers that take it (they may still refuse it for the request's or the product's state).
+The cells are derived from the table, so a new event type is covered as soon as it has a rule.
+The mesh is built once; each event type's refused senders are sent together and compared with
+one snapshot, the allowed ones all at the end.
 """
 
 from __future__ import annotations
@@ -87,6 +88,13 @@ def _unenforced(r: trust.Rule, kind: str) -> bool:
     """A non-member's report (any member may send one): on AWS the central bus policy admits
     members only; the local mesh has no bus policies, so only "changes nothing" is checked."""
     return kind == "non-member" and Party.ANY_MEMBER in r.senders()
+
+
+def _consumed(r: trust.Rule) -> bool:
+    """Some handler group of the mesh takes this event type (the others are reports, kept by
+    the central archive)."""
+    model = _MODELS[r.key]
+    return any(model in (*g.events, *g.own_events, *g.operator_events) for g in topology.GROUPS)
 
 
 def _target(model: type[EventDetail]) -> str:
@@ -263,6 +271,11 @@ def test_exactly_the_senders_the_table_allows_act(matrix: Matrix, key: str, kind
         refused = [x for x in rejections if x["kind"] == "authorisation"]
         assert refused == [], f"{r.detail_type} from {kind} {cell.account}: {refused}"
         assert not [d for d in letters if d.attributes.get("group", "").endswith("guard")]
+        calls = [e for e in matrix.mesh.timeline if e.event_id == cell.event_id]
+        if _consumed(r):
+            # it reached the handlers that take it (which may refuse it for the state)
+            assert calls, f"{r.detail_type} from {kind} {cell.account} reached no handler"
+            assert not [e for e in calls if e.group.endswith("guard")], calls
         return
     # GIVEN a sender the table refuses: nothing changed
     assert cell.changed == [], f"{r.detail_type} from {kind} {cell.account} changed {cell.changed}"

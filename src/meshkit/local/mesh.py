@@ -588,6 +588,7 @@ class LocalMesh:
                     correlation_id=outcome.correlation_id,
                     error=outcome.error,
                     sender=envelope.account if envelope is not None else None,
+                    event_id=envelope.id if envelope is not None else None,
                 )
             )
             for follow_up in outcome.follow_ups:
