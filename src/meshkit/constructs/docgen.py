@@ -264,6 +264,12 @@ def _events(role: str) -> tuple[list[str], list[str]]:
                 f"- `{group.name}`{only}: `{model.SOURCE}` / `{model.DETAIL_TYPE}` "
                 "(this account's own)"
             )
+        if group.guard:
+            consumed.append(
+                f"- `{group.name}`: every meshkit event with no business on this bus from its "
+                "sender (`meshkit.topology.guard_pattern`, see docs/trust.md), rejected with "
+                "`EventRejected`"
+            )
     emits = topology.CENTRAL_EMITS if role == "central" else topology.DOMAIN_EMITS
     emitted = [f"- `{m.SOURCE}` / `{m.DETAIL_TYPE}`" for m in emits]
     return consumed, emitted

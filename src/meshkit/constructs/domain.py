@@ -264,6 +264,20 @@ class DataDomain(Construct):
                 config=self.mesh_config,
                 description=f"meshkit {mesh_name} {domain_name} {group.name}",
             )
+            if group.guard:
+                # Reads and changes nothing: its idempotency records, its bus, its DLQ only.
+                handler.add_rule(
+                    "GuardRule",
+                    description=f"{group.name}: meshkit events with no business on this bus",
+                    event_pattern=topology.guard_pattern(
+                        "domain", central_account=central_account, account=stack.account
+                    ),
+                    event_bus=self.bus,
+                )
+                self.idempotency.grant_read_write_data(handler.role)
+                self.bus.grant_put_events_to(handler.role)
+                self.handlers[group.name] = handler
+                continue
             handler.add_rule(
                 "MeshRule",
                 description=f"{group.name}: events from central",
@@ -304,7 +318,7 @@ class DataDomain(Construct):
             self.data_lake_settings = _admins.data_lake_admins(
                 self,
                 "DataLakeAdmins",
-                admins=[*data_lake_admins, *(h.role.role_arn for h in self.handlers.values())],
+                admins=[*data_lake_admins, *(r.role_arn for r in self._lake_roles())],
                 architecture=self._options.architecture,
                 runtime=self._options.runtime,
                 log_retention=self._options.log_retention,
@@ -313,7 +327,7 @@ class DataDomain(Construct):
         CfnOutput(
             self,
             "HandlerRoleArns",
-            value=",".join(h.role.role_arn for h in self.handlers.values()),
+            value=",".join(r.role_arn for r in self._lake_roles()),
             description="Roles to make Lake Formation data lake administrators (deploy.md)",
         )
 
@@ -712,6 +726,10 @@ class DataDomain(Construct):
         return resource
 
     # -- IAM -------------------------------------------------------------------------------------
+
+    def _lake_roles(self) -> list[iam.IRole]:
+        """The handler roles that act in Lake Formation (every group but the guard)."""
+        return [h.role for h in self.handlers.values() if not h.group.guard]
 
     def _grant_domain(self, handler: MeshHandler) -> None:
         role = handler.role
