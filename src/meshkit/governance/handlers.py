@@ -23,7 +23,14 @@ from meshkit.events.permissions import GrantChange, PermissionsApplied, Permissi
 from meshkit.events.products import ProductSchemaUpdated
 from meshkit.governance.apply import apply_plan
 from meshkit.governance.plan import Plan, compute
-from meshkit.governance.state import Catalog, TableInfo, desired_state, read_actual, read_catalog
+from meshkit.governance.state import (
+    Catalog,
+    TableInfo,
+    desired_state,
+    read_actual,
+    read_catalog,
+    read_filters,
+)
 from meshkit.handlers._common import require_own_account, require_sender
 from meshkit.runtime.errors import RejectEvent
 from meshkit.runtime.router import EventRouter
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
     from meshkit.events.base import EventDetail
     from meshkit.governance.model import PersonasFile
     from meshkit.governance.plan import Change
+    from meshkit.governance.state import Desired
     from meshkit.runtime.context import HandlerContext
 
 __all__ = ["permissions"]
@@ -103,6 +111,12 @@ def _apply(ctx: HandlerContext, plan: Plan) -> list[EventDetail]:
     if not plan.changes:
         return []
     result = apply_plan(ctx.client("lakeformation"), plan, catalog_id=ctx.config.account_id)
+    if result.filter_failures:
+        change, code, message = result.filter_failures[0]
+        raise RuntimeError(
+            f"{len(result.filter_failures)} data cells filter change(s) failed, e.g. "
+            f"{change.action} {change.resource.describe()}: {code} {message}"
+        )
     if result.failures:
         first = result.failures[0]
         # Raising retries the whole event (the plan is recomputed: what succeeded is not redone).
@@ -131,16 +145,27 @@ def _inherit(
         for t in full.tables
         if t.database == database and t.name in tables
     ]
-    desired = desired_state(file, Catalog(account, subset))
+    desired = _desired(file, Catalog(account, subset))
     actual, _ = read_actual(lf, account, desired.persona_of)
+    on_filters, filters, _ = read_filters(lf, account, tables={(database, t) for t in tables})
     scoped = {
         key: grants
-        for key, grants in actual.items()
+        for key, grants in {**actual, **on_filters}.items()
         if key[1].database == database
         and (key[1].table in tables or key[1].kind == "table_wildcard")
     }
-    plan = compute(desired, scoped)
+    plan = compute(desired, scoped, filters)
     return _apply(ctx, plan)
+
+
+def _desired(file: PersonasFile, catalog: Catalog) -> Desired:
+    """The desired state; a file whose rules conflict on this catalog rejects the event."""
+    from meshkit.governance.model import PersonasFileError
+
+    try:
+        return desired_state(file, catalog)
+    except PersonasFileError as exc:
+        raise RejectEvent(f"the personas file cannot be applied: {exc}", kind="state") from exc
 
 
 @permissions.on(ProductSchemaUpdated)
@@ -176,10 +201,14 @@ def reconcile(event: ScheduledEvent, ctx: HandlerContext) -> list[EventDetail]:
     if file is None:
         return []
     from meshkit.governance.engine import plan_file
+    from meshkit.governance.model import PersonasFileError
 
-    outcome = plan_file(
-        file, ctx.client("glue"), ctx.client("lakeformation"), ctx.config.account_id
-    )
+    try:
+        outcome = plan_file(
+            file, ctx.client("glue"), ctx.client("lakeformation"), ctx.config.account_id
+        )
+    except PersonasFileError as exc:
+        raise RejectEvent(f"the personas file cannot be applied: {exc}", kind="state") from exc
     plan = outcome.plan
     drift = [*plan.grants, *plan.revokes, *plan.reported]
     out: list[EventDetail] = []
