@@ -501,3 +501,14 @@ def test_one_filter_defined_two_ways_on_one_table_is_refused() -> None:
     )
     with pytest.raises(PersonasFileError, match=r"'eu' on sales.revenue is defined twice"):
         desired_state(loads(text), _catalog())
+
+
+def test_a_table_without_columns_yet_gets_no_read_grant_without_a_record() -> None:
+    # GIVEN a product table central created before its first crawl (no columns, no flags yet)
+    catalog = Catalog(ACCOUNT, [TableInfo("sales", "fresh", ())])
+    text = GOOD.replace("permissions: [SELECT]", "permissions: [SELECT, DESCRIBE]")
+    desired = desired_state(loads(text), catalog)
+    # THEN nothing is read before the crawl says which columns hold personal data
+    assert {(r.describe(), g.permissions) for (_, r), g in desired.state.items()} == {
+        ("sales.fresh", frozenset({"DESCRIBE"}))
+    }

@@ -274,6 +274,15 @@ def _table_grants(
     if not reads:
         yield whole, perms, _options(grantable, perms)
         return
+    # ALL's other permissions stay on the table; reading moves to the allowed columns.
+    others = (_TABLE_PERMS - {"SELECT"} if "ALL" in perms else perms - {"SELECT"}) & _TABLE_PERMS
+    if not table.columns and not rule.pii:
+        # No schema yet (central creates a product's table before its first crawl): which of
+        # its columns will hold personal data is unknown, so nothing is read until the crawl
+        # reports them (ProductSchemaUpdated grants them within that event).
+        if others:
+            yield whole, frozenset(others), _options(grantable, frozenset(others))
+        return
     columns = set(table.columns)
     restricted = rule.columns is not None
     if rule.columns is not None and rule.columns.include is not None:
@@ -287,8 +296,6 @@ def _table_grants(
     if not restricted:
         yield whole, perms, _options(grantable, perms)
         return
-    # ALL's other permissions stay on the table; reading moves to the allowed columns.
-    others = (_TABLE_PERMS - {"SELECT"} if "ALL" in perms else perms - {"SELECT"}) & _TABLE_PERMS
     if others:
         yield whole, frozenset(others), _options(grantable, frozenset(others))
     if not columns:
