@@ -9,6 +9,11 @@ the catalog as they are, so a duplicate or late event plans nothing new.
   on that product's tables are applied within this one event. The registry's personal-data
   columns count as well as the catalog's flags, so a column the crawl has just rewritten is
   never granted without a processing record.
+- Glue's ``Glue Data Catalog Database State Change`` for ``CreateTable`` in central's own
+  catalog (best effort: AWS may drop or reorder it): the new tables get the personas' grants
+  within that event. A meshkit product's table counts the registry's personal-data columns, and
+  a table without columns yet (central creates a product's table before its first crawl) gets
+  no read grant until its schema is known.
 - The schedule (``ScheduledEvent``): a full reconcile; missing grants are granted, extra grants
   of managed principals revoked (``on_drift: repair``) or reported (``report``), and
   ``PermissionsDriftDetected`` lists the exact difference.
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from meshkit.events.aws import ScheduledEvent
+from meshkit.events.aws import GlueDataCatalogDatabaseStateChange, ScheduledEvent
 from meshkit.events.permissions import GrantChange, PermissionsApplied, PermissionsDriftDetected
 from meshkit.events.products import ProductSchemaUpdated
 from meshkit.governance.apply import apply_plan
@@ -191,6 +196,42 @@ def inherit_schema(event: ProductSchemaUpdated, ctx: HandlerContext) -> list[Eve
             }
         pii[spec.central_table] = columns
     return _inherit(ctx, database, {t.name for t in event.tables}, pii)
+
+
+@permissions.on(GlueDataCatalogDatabaseStateChange)
+def inherit_new_tables(
+    event: GlueDataCatalogDatabaseStateChange, ctx: HandlerContext
+) -> list[EventDetail]:
+    """Tables created in central's catalog get the personas' grants within this event."""
+    require_own_account(ctx, event)
+    if event.type_of_change != "CreateTable" or not event.changed_tables:
+        return []  # deletes take their grants with them; a new database holds no table yet
+    from meshkit.handlers.registry import Registry
+
+    glue = ctx.client("glue")
+    reg = Registry(ctx)
+    pii: dict[str, set[str]] = {}
+    for name in event.changed_tables:
+        try:
+            table = glue.get_table(DatabaseName=event.database_name, Name=name)["Table"]
+        except glue.exceptions.EntityNotFoundException:
+            continue  # deleted since (events come out of order): the reconcile has it
+        params = table.get("Parameters") or {}
+        domain, product = params.get("mesh_domain"), params.get("mesh_product")
+        if not domain or not product:
+            continue  # not a product table: the catalog's own flags are all there is
+        record = reg.product_record(str(domain), str(product))
+        if record is None:
+            continue
+        sd = table.get("StorageDescriptor") or {}
+        columns = {
+            str(c["Name"])
+            for c in [*(sd.get("Columns") or []), *(table.get("PartitionKeys") or [])]
+        }
+        for spec in record.tables:
+            if spec.central_table == name:
+                pii[name] = set(spec.pii_columns) | (columns if spec.pii or record.pii else set())
+    return _inherit(ctx, event.database_name, set(event.changed_tables), pii)
 
 
 @permissions.on(ScheduledEvent)

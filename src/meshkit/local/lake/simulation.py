@@ -18,7 +18,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from meshkit.local.lake._aws import Answer, LakeClientError, answer, fail, utcnow
-from meshkit.local.lake.catalog import CatalogSimulation
+from meshkit.local.lake.catalog import (
+    DATABASE_STATE_CHANGE,
+    CatalogSimulation,
+    database_state_change,
+)
 from meshkit.local.lake.crawler import CrawlerSimulation, EmitAwsEvent
 from meshkit.local.lake.locations import DataLocations, bucket_owner
 from meshkit.local.lake.query import QueryEngine
@@ -69,6 +73,7 @@ class LakeSimulation:
         organization_accounts: set[str] | None = None,
     ) -> None:
         self.region = region
+        self._emit_aws_event = emit_aws_event
         #: Lake Formation allows at most 1000 values per LF-tag key (lowered in tests).
         self.max_tag_values = 1000
         self._clock_source = clock
@@ -221,8 +226,25 @@ class LakeSimulation:
         if service == "glue":
             self.catalog.after(account, op, params)
             self.crawler.after(account, op, params, parsed)
+            self._catalog_event(account, op, params, parsed)
         elif service == "lakeformation":
             self._lakeformation_after(account, op, params, parsed)
+
+    def _catalog_event(self, account: str, op: str, params: Mapping[str, Any], parsed: Any) -> None:
+        """Glue's ``Glue Data Catalog Database State Change`` on the catalog account's default
+        bus, as AWS sends it for database and table creates and deletes."""
+        if op == "BatchDeleteTable" and parsed.get("Errors"):
+            failed = {str(e.get("TableName")) for e in parsed["Errors"]}
+            params = {
+                **params,
+                "TablesToDelete": [
+                    t for t in params.get("TablesToDelete") or [] if str(t) not in failed
+                ],
+            }
+        catalog = str(params.get("CatalogId") or account)
+        found = database_state_change(self.region, catalog, op, params)
+        if found is not None:
+            self._emit_aws_event(catalog, "aws.glue", DATABASE_STATE_CHANGE, found[0], found[1])
 
     def _expected_owner(self, params: Mapping[str, Any]) -> None:
         """S3's ``ExpectedBucketOwner`` on HeadBucket: 403 when the bucket belongs to another
