@@ -410,6 +410,13 @@ _RULES: tuple[Rule, ...] = (
         "report a crawler state",
         "the domain's own crawler",
     ),
+    Rule(
+        "aws.glue",
+        "Glue Data Catalog Database State Change",
+        (_r("default", A),),
+        "report a catalog change",
+        "the account's own Glue Data Catalog",
+    ),
     Rule("aws.s3", "Object Created", (_r("default", A),), "report an object", "the own bucket"),
     Rule("aws.s3", "Object Deleted", (_r("default", A),), "report an object", "the own bucket"),
     Rule(
