@@ -31,10 +31,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from meshkit import trust
-from meshkit.events import access, domains, erasure, operations, products, publication
+from meshkit.events import (
+    access,
+    domains,
+    erasure,
+    operations,
+    permissions,
+    products,
+    publication,
+)
 from meshkit.events.aws import (
     DATAZONE_EVENTS,
     GlueCrawlerStateChange,
+    GlueDataCatalogDatabaseStateChange,
     S3ObjectCreated,
     S3ObjectDeleted,
     ScheduledEvent,
@@ -56,10 +65,12 @@ __all__ = [
     "IDENTIFYING_EVENTS",
     "MESH_SOURCES",
     "OPTIONAL_GROUPS",
+    "PERMISSIONS_RECONCILE",
     "SWEEP_SCHEDULE",
     "CustomRule",
     "HandlerGroup",
     "archive_pattern",
+    "catalog_change_pattern",
     "central_group_pattern",
     "central_only",
     "crawler_name",
@@ -73,6 +84,8 @@ __all__ = [
     "operator_pattern",
     "own_pattern",
     "pattern_for",
+    "permissions_parameter",
+    "rate_expression",
     "storage_pattern",
     "subscription_pattern",
 ]
@@ -81,6 +94,16 @@ Role = Literal["central", "domain"]
 
 #: How often central sweeps expired requests and time-limited grants.
 SWEEP_SCHEDULE = "rate(1 hour)"
+
+#: How often the permissions group reconciles the whole catalog with the personas file, unless
+#: the mesh says otherwise (``PermissionsSettings.reconcile``, ``LocalMesh(permissions=...)``).
+PERMISSIONS_RECONCILE = "rate(1 hour)"
+
+
+def permissions_parameter(mesh: str) -> str:
+    """The SSM parameter holding the deployed personas file (setting ``permissions_parameter``)."""
+    return f"/{mesh}/permissions/personas"
+
 
 #: The erasure function's memory and timeout: the Lambda ceiling of one object's purge
 #: (about a third of the memory for the largest uncompressed object; docs/erasure.md).
@@ -215,6 +238,16 @@ GROUPS: tuple[HandlerGroup, ...] = (
         feature="datazone",
     ),
     HandlerGroup(
+        name="central.permissions",
+        role="central",
+        router="meshkit.governance.handlers:permissions",
+        # Inheritance: a product's new tables and columns get the personas' grants at once.
+        events=(products.ProductSchemaUpdated,),
+        # Tables created in central's catalog (best effort), and the full reconcile.
+        aws_events=(GlueDataCatalogDatabaseStateChange, ScheduledEvent),
+        feature="permissions",
+    ),
+    HandlerGroup(
         name="domain.publication",
         role="domain",
         router="meshkit.handlers.publication:domain",
@@ -250,7 +283,7 @@ GROUPS: tuple[HandlerGroup, ...] = (
 )
 
 #: Optional features and the groups they add.
-FEATURES: tuple[str, ...] = ("datazone",)
+FEATURES: tuple[str, ...] = ("datazone", "permissions")
 
 #: Groups an optional construct deploys into a domain account (not every DataDomain has them):
 #: ``dropzone`` validates partners' uploads (the ``DropZone`` construct,
@@ -309,6 +342,8 @@ CENTRAL_EMITS: tuple[type[EventDetail], ...] = (
     publication.ProductPublicationFailed,
     publication.ProductUnpublished,
     publication.SubscriptionRequestReceived,
+    permissions.PermissionsApplied,
+    permissions.PermissionsDriftDetected,
     erasure.ErasureDispatched,
     erasure.ErasureDecided,
     erasure.ErasureRecorded,
@@ -500,6 +535,30 @@ def dropzone_pattern(*, bucket: str) -> dict[str, Any]:
             "bucket": {"name": [bucket]},
             "object": {"key": [{"anything-but": {"prefix": DROPZONE_QUARANTINE_PREFIX}}]},
         },
+    )
+
+
+def rate_expression(seconds: int, *, what: str = "schedule") -> str:
+    """EventBridge's ``rate(...)`` for a period of whole minutes (at least one)."""
+    if seconds < 60 or seconds % 60:
+        raise ValueError(
+            f"{what}: {seconds} s is not a whole number of minutes of at least one "
+            "(EventBridge schedules run at most once a minute)"
+        )
+    amount, unit = seconds // 60, "minute"
+    if amount % 1440 == 0:
+        amount, unit = amount // 1440, "day"
+    elif amount % 60 == 0:
+        amount, unit = amount // 60, "hour"
+    return f"rate({amount} {unit}{'s' if amount != 1 else ''})"
+
+
+def catalog_change_pattern(*, account: str) -> dict[str, Any]:
+    """Default-bus rule of the permissions group: tables created in ``account``'s own catalog."""
+    return pattern_for(
+        (GlueDataCatalogDatabaseStateChange,),
+        account=[account],
+        detail={"typeOfChange": ["CreateTable"]},
     )
 
 

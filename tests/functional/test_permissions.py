@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from test_flows import CENTRAL, SALES, _orders, _revenue
 
-from meshkit.events.aws import ScheduledEvent
-from meshkit.events.products import ProductRegistrationRequested, ProductSchemaUpdated, TableSpec
+from meshkit.events.products import ProductRegistrationRequested, TableSpec
 from meshkit.governance.engine import apply_file, plan_file
-from meshkit.governance.handlers import permissions, with_mesh_tag_keys
+from meshkit.governance.handlers import with_mesh_tag_keys
 from meshkit.governance.model import PersonasFile
 from meshkit.governance.model import loads as load_text
 from meshkit.local.mesh import LocalMesh
@@ -146,10 +145,8 @@ def test_hand_made_grant_is_reported_not_removed_unless_repair(world: Any) -> No
 
 
 def _deploy(mesh: LocalMesh, text: str) -> None:
-    mesh.central.client("ssm").put_parameter(
-        Name="/t/permissions/personas", Value=text, Type="String", Overwrite=True
-    )
-    mesh.add_handler("central", [ProductSchemaUpdated, ScheduledEvent], permissions)
+    """The topology's central.permissions group, as CentralGovernance(permissions=...)."""
+    mesh.deploy_permissions(load_text(text))
 
 
 def test_new_table_is_granted_within_one_event_and_pii_refused(world: Any) -> None:
@@ -176,10 +173,14 @@ def test_new_table_is_granted_within_one_event_and_pii_refused(world: Any) -> No
     )
     sales.put(event)
     mesh.run_until_idle()
-    # One ProductSchemaUpdated, one handler run, one PermissionsApplied carrying the new grant.
+    # Glue's CreateTable (the table has no columns yet: no read grant), then one
+    # ProductSchemaUpdated, one handler run, one PermissionsApplied carrying the new grant.
     runs = [e for e in mesh.timeline if e.group == "central.permissions"]
-    assert [(e.detail_type, e.status) for e in runs] == [("ProductSchemaUpdated", "ok")]
-    applied = mesh.published("PermissionsApplied")
+    assert [(e.detail_type, e.status) for e in runs] == [
+        ("Glue Data Catalog Database State Change", "ok"),
+        ("ProductSchemaUpdated", "ok"),
+    ]
+    applied = mesh.published("PermissionsApplied")  # the Glue run applied nothing
     assert len(applied) == 1
     assert {c["resource"] for c in applied[0]["changes"]} >= {
         "t_sales.forecast_weekly(day,orders,revenue)"
@@ -209,7 +210,7 @@ def test_reconcile_reports_drift_and_repairs_lost_grants(world: Any) -> None:
         Resource={"Database": {"Name": "t_sales"}},
         Permissions=["CREATE_TABLE"],
     )
-    mesh.emit_aws_event(CENTRAL, "aws.events", "Scheduled Event", {})
+    mesh.advance(timedelta(hours=1))  # the reconcile's schedule (hourly by default) fires
     mesh.run_until_idle()
     drift = mesh.published("PermissionsDriftDetected")
     assert len(drift) == 1

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from test_flows import CENTRAL, SALES, _orders, _revenue
 
-from meshkit.events.products import ProductRegistrationRequested, ProductSchemaUpdated, TableSpec
+from meshkit.events.products import ProductRegistrationRequested, TableSpec
 from meshkit.governance.engine import apply_file, plan_file
-from meshkit.governance.handlers import permissions, with_mesh_tag_keys
+from meshkit.governance.handlers import with_mesh_tag_keys
 from meshkit.governance.model import PersonasFile, PersonasFileError
 from meshkit.governance.model import loads as load_text
 from meshkit.local.mesh import LocalMesh
@@ -205,10 +205,7 @@ def test_a_new_table_gets_its_filter_within_one_event(world: LocalMesh) -> None:
         "tables: [revenue_*]", "tables: [revenue_*, forecast_*]"
     )
     apply_file(loads(text), glue, lf, CENTRAL)
-    mesh.central.client("ssm").put_parameter(
-        Name="/t/permissions/personas", Value=text, Type="String", Overwrite=True
-    )
-    mesh.add_handler("central", [ProductSchemaUpdated], permissions)
+    mesh.deploy_permissions(load_text(text))  # the topology's central.permissions group
     sales = mesh.domain("sales")
     sales.upload(
         "products/forecast/weekly/part-0.csv", daily_revenue_csv(date(2026, 11, 1), 4, seed=3)
@@ -226,7 +223,10 @@ def test_a_new_table_gets_its_filter_within_one_event(world: LocalMesh) -> None:
     )
     mesh.run_until_idle()
     runs = [e for e in mesh.timeline if e.group == "central.permissions"]
-    assert [(e.detail_type, e.status) for e in runs] == [("ProductSchemaUpdated", "ok")]
+    assert [(e.detail_type, e.status) for e in runs] == [
+        ("Glue Data Catalog Database State Change", "ok"),  # no columns yet: no read grant
+        ("ProductSchemaUpdated", "ok"),
+    ]
     columns, rows = _read(mesh, "forecast_weekly")
     assert columns == ["day", "channel", "revenue"]
     assert {r[1] for r in rows} == {"web"}

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from test_flows import CENTRAL, SALES, _orders
 
-from meshkit.events.aws import GlueDataCatalogDatabaseStateChange
-from meshkit.governance.handlers import permissions
+from meshkit.governance.model import loads
 from meshkit.local.mesh import LocalMesh
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -32,10 +31,7 @@ def mesh() -> Any:
     with LocalMesh(name="t", central_account=CENTRAL, seed=1) as m:
         m.add_domain("sales", account=SALES)
         m.run_until_idle()
-        m.central.client("ssm").put_parameter(
-            Name="/t/permissions/personas", Value=FILE, Type="String", Overwrite=True
-        )
-        m.add_handler("central", [GlueDataCatalogDatabaseStateChange], permissions)
+        m.deploy_permissions(loads(FILE))  # the topology's central.permissions group
         yield m
 
 
@@ -99,5 +95,7 @@ def test_deletes_and_other_changes_plan_nothing(mesh: LocalMesh) -> None:
     )
     glue.delete_table(DatabaseName="scratch", Name="x")
     mesh.run_until_idle()
-    assert _runs(mesh) == [("Glue Data Catalog Database State Change", "ok")] * 3
+    # the group's rule takes CreateTable only (topology.catalog_change_pattern); a table no
+    # rule matches plans nothing
+    assert _runs(mesh) == [("Glue Data Catalog Database State Change", "ok")]
     assert mesh.published("PermissionsApplied") == []

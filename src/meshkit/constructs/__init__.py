@@ -12,6 +12,7 @@ from meshkit.constructs.central import CentralGovernance  # noqa: E402
 from meshkit.constructs.datazone import DataZonePublishing, DataZoneSettings  # noqa: E402
 from meshkit.constructs.domain import DataDomain  # noqa: E402
 from meshkit.constructs.dropzone import DropZone  # noqa: E402
+from meshkit.constructs.permissions import PermissionsSettings  # noqa: E402
 from meshkit.constructs.stackset import DomainStackSet  # noqa: E402
 from meshkit.constructs.team import MeshEventSource, MeshFunction  # noqa: E402
 
@@ -25,4 +26,5 @@ __all__ = [
     "DropZone",
     "MeshEventSource",
     "MeshFunction",
+    "PermissionsSettings",
 ]

@@ -13,6 +13,8 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from constructs import Construct
 
 __all__ = [
@@ -71,6 +73,25 @@ CENTRAL_GROUP_ACTIONS: dict[str, CentralGroupActions] = {
     "central.erasure": CentralGroupActions(),
     # Registry, bus and DataZone (datazone.datazone_statements) only.
     "central.publication": CentralGroupActions(),
+    # Permissions as code (meshkit.governance): reads the catalog, its tags, the explicit grants
+    # and data-cells filters; applies the plan in batches. Personas' principals may be in other
+    # accounts, so its grants may be shared through RAM. Its SSM parameter (the personas file)
+    # is the ``parameters`` of central_group_statements.
+    "central.permissions": CentralGroupActions(
+        glue=("glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables"),
+        lakeformation=(
+            "lakeformation:GetDataLakeSettings",
+            "lakeformation:ListPermissions",
+            "lakeformation:GetResourceLFTags",
+            "lakeformation:ListDataCellsFilter",
+            "lakeformation:CreateDataCellsFilter",
+            "lakeformation:UpdateDataCellsFilter",
+            "lakeformation:DeleteDataCellsFilter",
+            "lakeformation:BatchGrantPermissions",
+            "lakeformation:BatchRevokePermissions",
+        ),
+        cross_account_grants=True,
+    ),
 }
 
 
@@ -81,8 +102,11 @@ def catalog_arns(scope: Construct, account: str | None = None) -> list[str]:
     return [f"{prefix}:catalog", f"{prefix}:database/*", f"{prefix}:table/*/*"]
 
 
-def central_group_statements(scope: Construct, group: str) -> list[iam.PolicyStatement]:
-    """The catalog, Lake Formation and RAM statements of central handler group ``group``."""
+def central_group_statements(
+    scope: Construct, group: str, *, parameters: Sequence[str] = ()
+) -> list[iam.PolicyStatement]:
+    """The catalog, Lake Formation and RAM statements of central handler group ``group``;
+    ``ssm:GetParameter`` on the ``parameters`` (ARNs) it reads."""
     try:
         actions = CENTRAL_GROUP_ACTIONS[group]
     except KeyError:
@@ -105,6 +129,12 @@ def central_group_statements(scope: Construct, group: str) -> list[iam.PolicySta
         )
     if actions.cross_account_grants:
         statements.extend(central_sharing_statements(scope))
+    if parameters:
+        statements.append(
+            iam.PolicyStatement(
+                sid="PersonasFile", actions=["ssm:GetParameter"], resources=list(parameters)
+            )
+        )
     return statements
 
 

@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
 from meshkit import topology
@@ -27,7 +28,7 @@ from meshkit.constructs._handlers import (
     MeshHandler,
 )
 from meshkit.events import erasure
-from meshkit.events.aws import DATAZONE_EVENTS, ScheduledEvent
+from meshkit.events.aws import DATAZONE_EVENTS, GlueDataCatalogDatabaseStateChange, ScheduledEvent
 from meshkit.runtime.config import MeshConfig
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from aws_cdk import aws_sns as sns
 
     from meshkit.constructs.datazone import DataZoneSettings
+    from meshkit.constructs.permissions import PermissionsSettings
     from meshkit.events.base import EventDetail
 
 __all__ = ["CentralGovernance"]
@@ -143,6 +145,10 @@ class CentralGovernance(Construct):
         "datazone": "Publish products to Amazon DataZone domains of this account, or of the "
         "account `DataZoneSettings.account` (with `DataZoneAccountAccess` deployed there): "
         "deploys `central.publication` (docs/datazone.md).",
+        "permissions": "Lake personas as code (docs/permissions.md): the personas file, "
+        "validated at synth and shipped as an SSM parameter (standard up to 4 KB, advanced up "
+        "to 8 KB, refused beyond), and the reconcile rate (default hourly): deploys "
+        "`central.permissions`.",
         "handler_settings": "Extra policy settings for the central handlers "
         "(`approval_policy`, `request_ttl_days`, ...), passed in `MESHKIT_SETTINGS`.",
         "erasure_requesters": "Accounts besides central that may send `ErasureRequested` "
@@ -175,6 +181,7 @@ class CentralGovernance(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         handler_settings: Mapping[str, Any] | None = None,
         datazone: DataZoneSettings | None = None,
+        permissions: PermissionsSettings | None = None,
         erasure_requesters: Sequence[str] = (),
         erasure_approvers: Sequence[str] = (),
         erasure_auto_approve: bool = False,
@@ -289,6 +296,12 @@ class CentralGovernance(Construct):
             features.append("datazone")
             settings["datazone"] = datazone.handler_settings()
         self.datazone = datazone
+        self.permissions = permissions
+        self.personas_parameter: ssm.StringParameter | None = None
+        if permissions is not None:
+            features.append("permissions")
+            self.personas_parameter = self._personas_parameter(permissions)
+            settings["permissions_parameter"] = topology.permissions_parameter(mesh_name)
         if erasure_requesters:
             settings["erasure_requesters"] = list(erasure_requesters)
         if erasure_approvers:
@@ -391,7 +404,19 @@ class CentralGovernance(Construct):
                 )
                 if remote_datazone:
                     self._accept_datazone_events(str(datazone.account))
-            if ScheduledEvent in group.aws_events:
+            if permissions is not None and GlueDataCatalogDatabaseStateChange in group.aws_events:
+                handler.add_rule(
+                    "CatalogRule",
+                    description=f"{group.name}: tables created in central's catalog",
+                    event_pattern=topology.catalog_change_pattern(account=stack.account),
+                )
+            if permissions is not None and group.name == "central.permissions":
+                handler.add_rule(
+                    "ReconcileSchedule",
+                    description=f"{group.name}: the full reconcile with the personas file",
+                    schedule=permissions.schedule(),
+                )
+            elif ScheduledEvent in group.aws_events:
                 handler.add_rule(
                     "SweepSchedule",
                     description=f"{group.name}: sweep expired requests and grants",
@@ -737,6 +762,21 @@ class CentralGovernance(Construct):
             )
         return registry
 
+    # -- permissions as code ---------------------------------------------------------------------
+
+    def _personas_parameter(self, permissions: PermissionsSettings) -> ssm.StringParameter:
+        """The personas file as ``central.permissions`` reads it (validated here: a bad file
+        raises with line:column, and nothing is synthesized)."""
+        text, tier = permissions.parameter()
+        return ssm.StringParameter(
+            self,
+            "PersonasFile",
+            parameter_name=topology.permissions_parameter(self.mesh_name),
+            string_value=text,
+            tier=ssm.ParameterTier.ADVANCED if tier == "Advanced" else ssm.ParameterTier.STANDARD,
+            description=f"meshkit {self.mesh_name}: the personas file (permissions as code)",
+        )
+
     # -- IAM -------------------------------------------------------------------------------------
 
     def _accept_datazone_events(self, account: str) -> None:
@@ -766,7 +806,12 @@ class CentralGovernance(Construct):
         self.bus.grant_put_events_to(role)
         if handler.group.name == "central.erasure":
             self.erasure_key.grant_read(role)
-        statements = _iam.central_group_statements(self, handler.group.name)
+        parameters = (
+            [self.personas_parameter.parameter_arn]
+            if self.personas_parameter is not None and handler.group.name == "central.permissions"
+            else []
+        )
+        statements = _iam.central_group_statements(self, handler.group.name, parameters=parameters)
         if statements:
             handler.add_to_role_policy(*statements)
         if handler.group.name == "central.onboarding":

@@ -1,8 +1,10 @@
 """Central permissions handlers: inheritance on schema changes, a scheduled full reconcile.
 
 The personas file lives in an SSM parameter of the central account (setting
-``permissions_parameter``, default ``/<mesh>/permissions/personas``; TOML, or YAML with the
-``permissions`` extra). An event is only a trigger: what is granted follows from the file and
+``permissions_parameter``, default ``/<mesh>/permissions/personas``): compact JSON as
+``CentralGovernance(permissions=...)`` and ``LocalMesh(permissions=...)`` deploy it, or TOML,
+or YAML with the ``permissions`` extra. The group is ``central.permissions`` of the topology
+(feature ``permissions``). An event is only a trigger: what is granted follows from the file and
 the catalog as they are, so a duplicate or late event plans nothing new.
 
 - ``ProductSchemaUpdated`` (sender checked against the registry): the matching personas' grants
@@ -57,16 +59,26 @@ _LISTED = 500
 
 def _file(ctx: HandlerContext) -> PersonasFile | None:
     from meshkit.governance.model import PersonasFileError, loads
+    from meshkit.topology import permissions_parameter
 
     name = str(
-        ctx.config.setting("permissions_parameter", f"/{ctx.config.mesh_name}/permissions/personas")
+        ctx.config.setting("permissions_parameter", permissions_parameter(ctx.config.mesh_name))
     )
     ssm = ctx.client("ssm")
     try:
         text = str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
     except ssm.exceptions.ParameterNotFound:
         return None  # no file deployed: nothing is managed
-    fmt = "toml" if text.lstrip().startswith(("[", "version =", "version=")) else "yaml"
+    # What CentralGovernance and the local mesh deploy is compact JSON (model.dumps_compact);
+    # a parameter written by hand may hold the file as TOML or YAML.
+    head = text.lstrip()
+    fmt = (
+        "json"
+        if head.startswith("{")
+        else "toml"
+        if head.startswith(("[", "version =", "version="))
+        else "yaml"
+    )
     try:
         file = loads(text, fmt=fmt, name=name)  # type: ignore[arg-type]
     except PersonasFileError as exc:

@@ -1,6 +1,7 @@
 """The personas file: personas, their principals and rules; loading with line/column errors.
 
-A file is YAML (``.yaml``/``.yml``) or TOML (``.toml``). Validation errors name the place in
+A file is YAML (``.yaml``/``.yml``), TOML (``.toml``) or JSON (``.json``; what a deployed
+mesh keeps in its SSM parameter, :func:`dumps_compact`). Validation errors name the place in
 the file: ``personas.yaml:12:9: personas[0].rules[1].processing_record: ...``. The JSON Schema
 of the file is :func:`json_schema` (published as ``docs/permissions.schema.json``).
 """
@@ -17,16 +18,24 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = [
+    "SSM_ADVANCED_LIMIT",
+    "SSM_STANDARD_LIMIT",
     "ColumnSelection",
     "Persona",
     "PersonasFile",
     "PersonasFileError",
     "ProcessingRecord",
     "Rule",
+    "dumps_compact",
     "json_schema",
     "load",
     "loads",
+    "parameter_tier",
 ]
+
+#: What one SSM parameter value holds, in bytes: a standard parameter, an advanced one.
+SSM_STANDARD_LIMIT = 4096
+SSM_ADVANCED_LIMIT = 8192
 
 #: Lake Formation's permission enum (research §A.1); a file naming anything else is refused.
 Permission = Literal[
@@ -237,15 +246,24 @@ def load(path: str | Path) -> PersonasFile:
         raise PersonasFileError([f"{path}: cannot read: {exc.strerror}"]) from exc
     if path.suffix == ".toml":
         return loads(text, fmt="toml", name=str(path))
+    if path.suffix == ".json":
+        return loads(text, fmt="json", name=str(path))
     return loads(text, fmt="yaml", name=str(path))
 
 
 def loads(
-    text: str, *, fmt: Literal["yaml", "toml"] = "yaml", name: str = "<file>"
+    text: str, *, fmt: Literal["yaml", "toml", "json"] = "yaml", name: str = "<file>"
 ) -> PersonasFile:
     """Validate a personas document; errors carry line and column."""
     if fmt == "toml":
         data, positions = _toml(text, name)
+    elif fmt == "json":
+        try:
+            data, positions = json.loads(text), {}
+        except json.JSONDecodeError as exc:
+            raise PersonasFileError(
+                [f"{name}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"]
+            ) from None
     else:
         data, positions = _yaml(text, name)
     try:
@@ -259,6 +277,35 @@ def loads(
             message = str(error["msg"]).removeprefix("Value error, ")
             problems.append(f"{name}:{line}:{col}: {where}: {message}")
         raise PersonasFileError(problems) from None
+
+
+def dumps_compact(file: PersonasFile) -> str:
+    """``file`` as compact JSON: what a deployed mesh keeps in its SSM parameter.
+
+    JSON parses with the standard library (the Lambda runtime has no PyYAML), and only what
+    differs from the defaults is written, so the file fits SSM's value limit for longer.
+    """
+    text = json.dumps(
+        file.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"), sort_keys=True
+    )
+    if PersonasFile.model_validate_json(text) != file:
+        raise ValueError("the personas file does not read back the same from its compact form")
+    return text
+
+
+def parameter_tier(text: str, *, name: str = "<file>") -> Literal["Standard", "Advanced"]:
+    """The SSM tier a parameter holding ``text`` needs; a ValueError beyond what SSM holds."""
+    size = len(text.encode("utf-8"))
+    if size <= SSM_STANDARD_LIMIT:
+        return "Standard"
+    if size <= SSM_ADVANCED_LIMIT:
+        return "Advanced"
+    raise ValueError(
+        f"{name}: the personas file takes {size} bytes as compact JSON, over the "
+        f"{SSM_ADVANCED_LIMIT} bytes an SSM parameter holds: match tables with globs or "
+        "lf_tags rules instead of listing them, merge personas that share rules, or split the "
+        "mesh (docs/permissions.md, 'Where it runs')"
+    )
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:

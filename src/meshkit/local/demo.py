@@ -11,7 +11,7 @@ import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from meshkit.events.access import AccessDecided, AccessRequested, AccessRevoked
@@ -442,10 +442,7 @@ def publication_step(mesh: LocalMesh, result: DemoResult) -> None:
 
 def permissions_step(mesh: LocalMesh, result: DemoResult) -> None:
     """Flow ``permissions``: apply the file, inherit a new table in one event, report drift."""
-    from meshkit.events.aws import ScheduledEvent
-    from meshkit.events.products import ProductSchemaUpdated
     from meshkit.governance.engine import apply_file, plan_file
-    from meshkit.governance.handlers import permissions
     from meshkit.governance.model import loads
     from meshkit.local.sample_data import daily_revenue_csv
 
@@ -455,10 +452,9 @@ def permissions_step(mesh: LocalMesh, result: DemoResult) -> None:
     glue, lf = mesh.central.client("glue"), mesh.central.client("lakeformation")
     sales = mesh.domain("sales")
     with mesh.flow("permissions") as f:
-        mesh.central.client("ssm").put_parameter(
-            Name=f"/{mesh.name}/permissions/personas", Value=text, Type="String", Overwrite=True
-        )
-        mesh.add_handler("central", [ProductSchemaUpdated, ScheduledEvent], permissions)
+        # The central stack gains CentralGovernance(permissions=...): the central.permissions
+        # group of the topology, the file in its SSM parameter, an hourly reconcile.
+        mesh.deploy_permissions(loads(text), reconcile=timedelta(hours=1))
         applied = apply_file(loads(text), glue, lf, mesh.central.account)
         refused = [(r.table, r.columns) for r in applied.plan.refused]
         result.check(
@@ -479,14 +475,24 @@ def permissions_step(mesh: LocalMesh, result: DemoResult) -> None:
             )
         )
         mesh.run_until_idle()
-        inherited = len(mesh.published("PermissionsApplied")) == 1
+        # Glue's CreateTable event grants DESCRIBE on the new table (no columns yet, so no
+        # read); its columns' SELECT comes with the one ProductSchemaUpdated.
+        reads = [
+            applied
+            for applied in mesh.published("PermissionsApplied")
+            if any(
+                c["resource"] == f"{db}.forecast_weekly" and "SELECT" in c["permissions"]
+                for c in applied["changes"]
+            )
+        ]
+        inherited = len(reads) == 1
         # A grant made by hand, outside the file: the hourly reconcile reports it.
         lf.grant_permissions(
             Principal={"DataLakePrincipalIdentifier": analyst},
             Resource={"Table": {"DatabaseName": db, "Name": "orders"}},
             Permissions=["SELECT"],
         )
-        mesh.emit_aws_event(mesh.central.account, "aws.events", "Scheduled Event", {})
+        mesh.advance(timedelta(hours=1))  # the reconcile's schedule fires
         mesh.run_until_idle()
         drift = mesh.published("PermissionsDriftDetected")
         reported = bool(drift) and drift[-1]["drift"][0]["resource"] == f"{db}.orders"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -33,8 +34,10 @@ from meshkit.local.provision import (
     DomainResources,
     QueueWiring,
     provision_central,
+    provision_central_group,
     provision_domain,
     provision_group,
+    put_personas_parameter,
 )
 from meshkit.local.types import DeadLetter, FlowStats, QueryResult, TimelineEntry
 from meshkit.runtime.config import MeshConfig
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
 
     import boto3
 
+    from meshkit.governance.model import PersonasFile
     from meshkit.local.dropzone import LocalDropZone
     from meshkit.local.organization import LocalOrganization
     from meshkit.registry import (
@@ -60,6 +64,17 @@ __all__ = ["CentralHandle", "DomainHandle", "Flow", "LocalMesh", "MeshNotIdleErr
 logger = logging.getLogger("meshkit.local")
 
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+
+
+def _personas(file: PersonasFile | str | os.PathLike[str]) -> PersonasFile:
+    """A personas file from a path (validated: errors with line:column) or as given."""
+    from meshkit.governance.model import PersonasFile, load
+
+    return file if isinstance(file, PersonasFile) else load(os.fspath(file))
+
+
+def _reconcile_rate(every: timedelta) -> str:
+    return topology.rate_expression(int(every.total_seconds()), what="permissions_reconcile")
 
 
 def _rate_period(expression: str) -> timedelta:
@@ -260,6 +275,10 @@ class LocalMesh:
     (tests use small routers). ``organization_accounts``: accounts in one AWS Organization
     (RAM invitations are then not needed between them). ``lake=False`` leaves out the lake
     simulation (cross-account Lake Formation/RAM, crawler, queries) for tests of the wiring.
+    ``permissions``: a personas file (a path or a parsed ``PersonasFile``) deployed as
+    ``CentralGovernance(permissions=...)`` deploys it: the ``central.permissions`` group, the
+    file in its SSM parameter, the reconcile at ``permissions_reconcile``
+    (:meth:`deploy_permissions` turns it on in a running mesh).
     """
 
     def __init__(
@@ -275,6 +294,8 @@ class LocalMesh:
         start: datetime | None = None,
         lake: bool = True,
         datazone: bool = False,
+        permissions: PersonasFile | str | os.PathLike[str] | None = None,
+        permissions_reconcile: timedelta = timedelta(hours=1),
     ) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9]{0,19}", name):
             raise ValueError(
@@ -313,6 +334,11 @@ class LocalMesh:
         self._with_lake = lake
         #: Optional features (meshkit.topology.FEATURES) whose handler groups are deployed.
         self.features: tuple[str, ...] = ("datazone",) if datazone else ()
+        #: The personas file ``central.permissions`` manages (None: the group is not deployed).
+        self._personas = _personas(permissions) if permissions is not None else None
+        self._reconcile = _reconcile_rate(permissions_reconcile)
+        if self._personas is not None:
+            self.features += ("permissions",)
         self._datazone: Any = None
         self._central: CentralHandle | None = None
         self.delivery = Delivery(self.faults)
@@ -362,7 +388,14 @@ class LocalMesh:
                 self.settings.setdefault(
                     "datazone", {"domain_ids": [dz_domain], "environment_profile_id": profile}
                 )
-            resources = provision_central(central, mesh=self.name, features=self.features)
+            resources = provision_central(
+                central,
+                mesh=self.name,
+                features=self.features,
+                schedules={"central.permissions": self._reconcile},
+            )
+            if self._personas is not None:
+                self._put_personas(central, self._personas)
             self._central = CentralHandle(self, central, resources)
             for group_name, wiring in resources.groups.items():
                 config = self._central_config(group_name, wiring, resources)
@@ -469,10 +502,60 @@ class LocalMesh:
     def _base_settings(self) -> dict[str, Any]:
         return dict(self.settings)
 
+    def deploy_permissions(
+        self, file: PersonasFile | str | os.PathLike[str], *, reconcile: timedelta | None = None
+    ) -> None:
+        """Deploy the ``central.permissions`` group with ``file`` (a path or a parsed file), as
+        a stack update adding ``CentralGovernance(permissions=...)`` does; a second call
+        replaces the deployed file (and the reconcile rate, when given)."""
+        self._running()
+        assert self._central is not None
+        personas = _personas(file)
+        central = self._account(self.central_account)
+        if reconcile is not None:
+            self._reconcile = _reconcile_rate(reconcile)
+        self._put_personas(central, personas)
+        self._personas = personas
+        name = "central.permissions"
+        resources = self._central.resources
+        if name in resources.groups:
+            if reconcile is not None:
+                self._reschedule(resources.groups[name], self._reconcile)
+            return
+        self.features += ("permissions",)
+        wiring = provision_central_group(
+            central, resources, topology.group(name), mesh=self.name, schedule=self._reconcile
+        )
+        config = self._central_config(name, wiring, resources)
+        self._central.configs[name] = config
+        self._deploy(central, wiring, config)
+        self._sync_schedules()
+
+    def _put_personas(self, central: Account, personas: PersonasFile) -> None:
+        from meshkit.governance.model import dumps_compact, parameter_tier
+
+        text = dumps_compact(personas)
+        put_personas_parameter(central, mesh=self.name, text=text, tier=parameter_tier(text))
+
+    def _reschedule(self, wiring: QueueWiring, expression: str) -> None:
+        events = self._account(wiring.account).client("events")
+        for bus, rule in wiring.rules:
+            if bus != "default":
+                continue
+            with internal_calls():
+                found = events.describe_rule(Name=rule)
+                if not found.get("ScheduleExpression"):
+                    continue
+                events.put_rule(Name=rule, ScheduleExpression=expression, State="ENABLED")
+            self._schedules.pop(found["Arn"], None)
+        self._sync_schedules()
+
     def _central_config(
         self, group: str, wiring: QueueWiring, resources: CentralResources
     ) -> MeshConfig:
         settings = self._base_settings()
+        if group == "central.permissions":
+            settings["permissions_parameter"] = topology.permissions_parameter(self.name)
         # One list shared by every central config: add_domain appends to it.
         settings["member_accounts"] = self._member_accounts
         settings["domain_accounts"] = self._domain_accounts

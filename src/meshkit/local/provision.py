@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from meshkit import topology
 from meshkit.events.aws import (
     GlueCrawlerStateChange,
+    GlueDataCatalogDatabaseStateChange,
     S3ObjectCreated,
     S3ObjectDeleted,
     ScheduledEvent,
@@ -26,7 +27,7 @@ from meshkit.runtime.tables import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from meshkit.events.base import EventDetail
     from meshkit.local.accounts import Account
@@ -38,8 +39,10 @@ __all__ = [
     "QueueWiring",
     "bucket_name",
     "provision_central",
+    "provision_central_group",
     "provision_domain",
     "provision_group",
+    "put_personas_parameter",
 ]
 
 #: SQS redrive: the third failed receive sends the message to the group's DLQ.
@@ -228,8 +231,11 @@ def _aws_event_rules(
     mesh: str,
     domain: str | None,
     storage: tuple[str, str] | None = None,
+    account: str | None = None,
+    schedule: str | None = None,
 ) -> list[tuple[str, dict[str, Any] | None, str | None]]:
-    """Default-bus rules for a group's AWS service events, as the constructs create them."""
+    """Default-bus rules for a group's AWS service events, as the constructs create them
+    (``schedule``: the group's rate, default the sweep's)."""
     rules: list[tuple[str, dict[str, Any] | None, str | None]] = []
     others: list[type[EventDetail]] = []
     storage_rule = False
@@ -246,7 +252,11 @@ def _aws_event_rules(
                 )
                 storage_rule = True
         elif model is ScheduledEvent:
-            rules.append((f"{prefix}-schedule", None, topology.SWEEP_SCHEDULE))
+            rules.append((f"{prefix}-schedule", None, schedule or topology.SWEEP_SCHEDULE))
+        elif model is GlueDataCatalogDatabaseStateChange and account is not None:
+            rules.append(
+                (f"{prefix}-catalog", topology.catalog_change_pattern(account=account), None)
+            )
         elif model is GlueCrawlerStateChange and domain is not None:
             rules.append(
                 (f"{prefix}-crawler", topology.crawler_pattern(mesh=mesh, domain=domain), None)
@@ -259,9 +269,16 @@ def _aws_event_rules(
 
 
 def provision_central(
-    account: Account, *, mesh: str, features: Sequence[str] = ()
+    account: Account,
+    *,
+    mesh: str,
+    features: Sequence[str] = (),
+    schedules: Mapping[str, str] | None = None,
 ) -> CentralResources:
-    """Central bus (+ archive), central group queues and rules, schedule, registry tables."""
+    """Central bus (+ archive), central group queues and rules, schedule, registry tables.
+
+    ``schedules``: a group's schedule rate where it is not the sweep's (the permissions
+    reconcile)."""
     bus = f"{mesh}-central"
     res = CentralResources(
         account=account.account_id,
@@ -286,32 +303,71 @@ def provision_central(
         _create_table(account, res.idempotency_table, IDEMPOTENCY_TABLE)
         res.erasure_secret = _erasure_secret(account, f"{mesh}-central-erasure-key")
     for g in topology.groups_for("central", features):
-        prefix = f"{mesh}-{g.env_name}"
-        mesh_rules = []
-        if g.events:
-            mesh_rules.append(
-                (bus, prefix, topology.central_group_pattern(g, central_account=account.account_id))
-            )
-        if g.guard:
-            pattern = topology.guard_pattern(
-                "central", central_account=account.account_id, account=account.account_id
-            )
-            mesh_rules.append((bus, prefix, pattern))
-        if g.operator_events:
-            mesh_rules.append((bus, f"{prefix}-operator", topology.operator_pattern(g)))
-        if g.own_events:
-            mesh_rules.append(
-                (bus, f"{prefix}-own", topology.own_pattern(g, account=account.account_id))
-            )
-        res.groups[g.name] = provision_group(
-            account,
-            name=g.name,
-            queue_name=prefix,
-            domain=None,
-            mesh_rules=mesh_rules,
-            default_rules=_aws_event_rules(prefix, g.aws_events, mesh=mesh, domain=None),
-        )
+        provision_central_group(account, res, g, mesh=mesh, schedule=(schedules or {}).get(g.name))
     return res
+
+
+def provision_central_group(
+    account: Account,
+    res: CentralResources,
+    g: topology.HandlerGroup,
+    *,
+    mesh: str,
+    schedule: str | None = None,
+) -> QueueWiring:
+    """One central group's queue and rules (also for a feature turned on in a running mesh,
+    as a stack update adds it)."""
+    bus = res.bus_name
+    prefix = f"{mesh}-{g.env_name}"
+    mesh_rules = []
+    if g.events:
+        mesh_rules.append(
+            (bus, prefix, topology.central_group_pattern(g, central_account=account.account_id))
+        )
+    if g.guard:
+        pattern = topology.guard_pattern(
+            "central", central_account=account.account_id, account=account.account_id
+        )
+        mesh_rules.append((bus, prefix, pattern))
+    if g.operator_events:
+        mesh_rules.append((bus, f"{prefix}-operator", topology.operator_pattern(g)))
+    if g.own_events:
+        mesh_rules.append(
+            (bus, f"{prefix}-own", topology.own_pattern(g, account=account.account_id))
+        )
+    wiring = provision_group(
+        account,
+        name=g.name,
+        queue_name=prefix,
+        domain=None,
+        mesh_rules=mesh_rules,
+        default_rules=_aws_event_rules(
+            prefix,
+            g.aws_events,
+            mesh=mesh,
+            domain=None,
+            account=account.account_id,
+            schedule=schedule,
+        ),
+    )
+    res.groups[g.name] = wiring
+    return wiring
+
+
+def put_personas_parameter(account: Account, *, mesh: str, text: str, tier: str) -> str:
+    """The deployed personas file, as ``CentralGovernance(permissions=...)`` creates it (the
+    compact JSON of ``meshkit.governance.model.dumps_compact``); its name."""
+    name = topology.permissions_parameter(mesh)
+    with internal_calls():
+        account.client("ssm").put_parameter(
+            Name=name,
+            Value=text,
+            Type="String",
+            Tier=tier,
+            Overwrite=True,
+            Description=f"meshkit {mesh}: the personas file (permissions as code)",
+        )
+    return name
 
 
 def provision_domain(
