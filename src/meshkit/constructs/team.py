@@ -376,3 +376,20 @@ class MeshEventSource:
         )
         if target.role is not None:
             grant_mesh(self.mesh, target.role)
+
+
+def add_handler(
+    mesh: MeshScope,
+    models: type[EventDetail] | Sequence[type[EventDetail]],
+    function: lambda_.IFunction,
+    *,
+    id: str | None = None,
+    settings: Mapping[str, Any] | Any = None,
+    any_sender: bool = False,
+) -> CustomHandler:
+    """``function.add_event_source(MeshEventSource(mesh, models, ...))``, returning what the
+    event source created: the body of both constructs' ``add_handler``."""
+    source = MeshEventSource(mesh, models, id=id, settings=settings, any_sender=any_sender)
+    function.add_event_source(source)
+    assert source.handler is not None
+    return source.handler
