@@ -16,4 +16,5 @@ MODULES: tuple[str, ...] = (
     "bench.permissions",
     "bench.publication",
     "bench.registry",
+    "bench.portal",
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -164,7 +165,17 @@ def cmd_portal(args: argparse.Namespace, out: TextIO) -> int:
         raise MissingExtraError(
             f"the portal needs the portal extra: pip install 'meshkit[portal]' ({exc})"
         ) from exc
-    return serve(state_dir=args.state_dir, host=args.host, port=args.port)
+    backend = None
+    if args.aws:
+        from meshkit.operate import aws_target
+        from meshkit.portal.backend import AwsBackend
+
+        domain = args.as_domain or os.environ.get("MESHKIT_DOMAIN")
+        mesh = args.mesh or os.environ.get("MESHKIT_MESH")
+        if not domain or not mesh:
+            raise CliError("on AWS the portal needs --as DOMAIN and --mesh NAME", 2)
+        backend = AwsBackend(aws_target(args), domain=domain, mesh_name=mesh, role=args.role)
+    return serve(state_dir=args.state_dir, host=args.host, port=args.port, backend=backend)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -199,8 +210,20 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="print the result as JSON")
     demo.set_defaults(run=cmd_demo)
 
-    portal = commands.add_parser("portal", help="the self-service web portal on the local mesh")
-    portal.add_argument("--state-dir", default=None, help="a persisted local mesh to serve")
+    portal = commands.add_parser(
+        "portal", help="the self-service web portal (the local mesh, or --aws as your team)"
+    )
+    from meshkit.operate import target_options
+
+    target_options(portal)
+    portal.add_argument("--as", dest="as_domain", default=None, help="your domain (with --aws)")
+    portal.add_argument("--mesh", default=None, help="the mesh's name (with --aws; $MESHKIT_MESH)")
+    portal.add_argument(
+        "--role",
+        choices=("owner", "consumer"),
+        default="owner",
+        help="act as the domain's data owner or a consumer principal (with --aws)",
+    )
     portal.add_argument("--host", default="127.0.0.1")
     portal.add_argument("--port", type=int, default=8765)
     portal.set_defaults(run=cmd_portal)

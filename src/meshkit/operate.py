@@ -661,22 +661,25 @@ def _caller_domain(args: argparse.Namespace, target: Any) -> str:
 # -- wiring --------------------------------------------------------------------------------
 
 
+def aws_target(args: argparse.Namespace) -> AwsTarget:
+    """The AWS target of the ``--aws`` options (:func:`target_options`), the caller's profile."""
+    import boto3
+
+    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+    groups = args.log_group or [g for g in os.environ.get("MESHKIT_LOG_GROUPS", "").split(",") if g]
+    return AwsTarget(
+        session,
+        bus=args.bus or os.environ.get("MESHKIT_BUS"),
+        registry_table=args.registry_table or os.environ.get("MESHKIT_REGISTRY_TABLE"),
+        archive=args.archive or os.environ.get("MESHKIT_ARCHIVE"),
+        log_groups=groups,
+    )
+
+
 @contextmanager
 def _target(args: argparse.Namespace) -> Iterator[Any]:
     if args.aws:
-        import boto3
-
-        session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
-        groups = args.log_group or [
-            g for g in os.environ.get("MESHKIT_LOG_GROUPS", "").split(",") if g
-        ]
-        yield AwsTarget(
-            session,
-            bus=args.bus or os.environ.get("MESHKIT_BUS"),
-            registry_table=args.registry_table or os.environ.get("MESHKIT_REGISTRY_TABLE"),
-            archive=args.archive or os.environ.get("MESHKIT_ARCHIVE"),
-            log_groups=groups,
-        )
+        yield aws_target(args)
         return
     from meshkit.local.persist import NoLocalMeshError, PersistedMesh
 
@@ -716,7 +719,7 @@ def _runner(verb: Any, error: type[Exception]) -> Any:
     return run
 
 
-def _target_options(parser: Any) -> None:
+def target_options(parser: Any) -> None:
     parser.add_argument(
         "--state-dir",
         default=None,
@@ -804,7 +807,7 @@ def register(commands: Any, error: type[Exception]) -> None:
 
     for sub in (pending, show, *actions.choices.values(), *reads.choices.values(), trace, replay):
         if not any(a.dest == "aws" for a in sub._actions):
-            _target_options(sub)
+            target_options(sub)
 
     local = commands.add_parser("local", help="the persisted local mesh: up, status, down")
     verbs = local.add_subparsers(dest="action", required=True, metavar="ACTION")

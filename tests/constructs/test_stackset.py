@@ -93,9 +93,10 @@ def test_each_account_registers_under_its_own_name(
 ) -> None:
     _, domain = synthesized
     (registration,) = [
-        p for p in _of(domain, "Custom::AWS") if "DomainRegistrationRequested" in json.dumps(p)
+        p for p in _of(domain, "Custom::MeshkitRegistration") if p["Kind"] == "registration"
     ]
-    text = json.dumps(registration["Create"])
+    assert "DomainRegistrationRequested" in json.dumps(registration["Entry"])
+    text = json.dumps(registration["Entry"])
     assert json.dumps({"Fn::Join": ["_", ["acct", {"Ref": "AWS::AccountId"}]]}) in text
     envs = [
         f["Environment"]["Variables"]

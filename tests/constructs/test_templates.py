@@ -385,16 +385,6 @@ def test_domain_bucket_secure(domain: dict[str, Any]) -> None:
     Template.from_json(domain).resource_count_is("AWS::LakeFormation::Resource", 0)
 
 
-def test_registration_event_is_the_contract(domain: dict[str, Any]) -> None:
-    from meshkit.events.domains import DomainRegistrationRequested
-
-    (resource,) = _of_type(domain, "Custom::AWS").values()
-    create = json.dumps(resource["Properties"]["Create"])
-    assert '\\"Source\\":\\"meshkit.domains\\"' in create.replace(" ", "")
-    assert DomainRegistrationRequested.DETAIL_TYPE in create
-    assert "DomainDeregistrationRequested" in json.dumps(resource["Properties"]["Delete"])
-
-
 def test_crawler_permissions_scoped_to_domain_prefix(domain: dict[str, Any]) -> None:
     text = json.dumps(_of_type(domain, "AWS::IAM::Policy"))
     assert "crawler/demo-sales-*" in text

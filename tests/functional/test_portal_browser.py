@@ -90,9 +90,59 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
+#: An accessibility audit of the page as Chromium renders it: the page has a language and a
+#: main heading; every form control has a label; every link and button has a name; every
+#: visible text meets WCAG AA contrast against its effective background (4.5:1; 3:1 for large
+#: text) in the computed colours.
+AUDIT = """() => {
+  const problems = [];
+  if (!document.documentElement.lang) problems.push("html has no lang");
+  if (!document.querySelector("h1")) problems.push("no h1");
+  for (const el of document.querySelectorAll("input, select, textarea")) {
+    if (el.type === "hidden" || el.type === "submit") continue;
+    if (!(el.labels && el.labels.length) && !el.getAttribute("aria-label"))
+      problems.push(`unlabelled ${el.tagName.toLowerCase()} ${el.name || el.id}`);
+  }
+  for (const el of document.querySelectorAll("a, button")) {
+    if (!(el.innerText || el.getAttribute("aria-label") || "").trim())
+      problems.push(`nameless ${el.tagName.toLowerCase()}`);
+  }
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length >= 3 && (c.length === 3 || c[3] > 0)) return c;
+    }
+    return [255, 255, 255];
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el || !el.offsetParent) continue;
+    const style = getComputedStyle(el);
+    if (el.closest(".sr-only, .skip")) continue;
+    const [a, b] = [lum(rgb(style.color)), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5))
+      problems.push(`contrast ${ratio.toFixed(2)} for "${node.textContent.trim().slice(0, 30)}"`);
+  }
+  return problems;
+}"""
+
+
 def _shot(page: Any, name: str) -> None:
+    """Keep a screenshot of the page as a test artifact, and audit it (AUDIT)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    problems = page.evaluate(AUDIT)
+    assert not problems, f"{name}: {problems}"
 
 
 def _sign_in(page: Any, base: str, label: str) -> None:
@@ -167,7 +217,55 @@ def test_request_approve_query_and_a_refused_non_owner(
     page.get_by_role("button", name="Run").click()
     assert page.locator("#rows").inner_text() == "5 rows"
     _shot(page, "06-query")
+
+    # AND the domain pages list the domains, their products and what they consume
+    page.get_by_role("link", name="Domains").click()
+    _shot(page, "08-domains")
+    page.get_by_role("link", name="sales", exact=True).first.click()
+    assert page.get_by_role("heading", name="Domain sales").is_visible()
+    assert page.get_by_role("link", name="orders", exact=True).is_visible()
+    _shot(page, "09-domain")
     consumer.close()
+
+
+def test_the_search_and_a_request_work_from_the_keyboard_alone(
+    portal: tuple[str, LocalBackend], browser: Any
+) -> None:
+    """Tab reaches the skip link first, then the search box; Enter searches; a result link
+    is reached by Tab and followed by Enter; every focused element shows its focus ring."""
+    base, _backend = portal
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    _sign_in(page, base, "finance: consumer (controller), account 444444444444")
+    page.goto(f"{base}/search")
+    focus = """() => {
+      const el = document.activeElement;
+      const name = el.getAttribute("aria-label") || el.innerText || el.name;
+      return [el.tagName, name, getComputedStyle(el).outlineStyle];
+    }"""
+    seen = []
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        tag, name, outline = page.evaluate(focus)
+        seen.append((tag, name))
+        assert outline != "none", f"no visible focus on {tag} {name!r}"
+        if tag == "INPUT":
+            break
+    assert seen[0][0] == "A", seen[0]
+    assert "Skip" in seen[0][1], seen[0]
+    assert seen[-1][0] == "INPUT", seen
+    page.keyboard.type("revenue")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"q=revenue"))
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.innerText") == "sales.revenue":
+            break
+    else:
+        raise AssertionError("Tab never reached the result link sales.revenue")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/products/sales/revenue"))
+    context.close()
 
 
 def test_posts_need_the_sessions_csrf_token_and_decisions_are_never_gets(

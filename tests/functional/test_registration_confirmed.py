@@ -121,3 +121,35 @@ def test_custom_resource_requests(kind: str, request_type: str, sends: int) -> N
     }
     registration.handle(event, events=events, dynamodb=None, remaining_seconds=900)
     assert events.calls == sends
+
+
+def test_deregistration_goes_straight_to_the_central_bus(mesh: LocalMesh) -> None:
+    """As the deployed Deregistration resource sends it (the forward rule is gone by then):
+    the domain account's PutEvents on the central bus, which its policy admits for members."""
+    import json
+
+    from meshkit.events.domains import DomainDeregistrationRequested
+    from meshkit.events.envelope import to_put_events_entry
+
+    mesh.add_domain("sales", account=SALES)
+    mesh.run_until_idle()
+    assert _active(mesh) == ["sales"]
+    central_bus = mesh.central.resources.bus_arn
+    entry = to_put_events_entry(
+        DomainDeregistrationRequested(domain="sales", account_id=SALES), bus=central_bus
+    )
+
+    class CrossAccount:
+        """moto looks a bus ARN up in the caller's account; the mesh routes it as EventBridge
+        does a member's PutEvents on another account's bus."""
+
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            (sent,) = Entries
+            assert sent["EventBusName"] == central_bus
+            raw = {"source": sent["Source"], "detail-type": sent["DetailType"]}
+            event_id = mesh.put_from(SALES, {**raw, "detail": json.loads(sent["Detail"])})
+            return {"FailedEntryCount": 0, "Entries": [{"EventId": event_id}]}
+
+    registration.deregister(CrossAccount(), entry)
+    mesh.run_until_idle()
+    assert _active(mesh) == []

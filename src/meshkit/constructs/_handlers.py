@@ -7,7 +7,16 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack, Token
+import jsii
+from aws_cdk import (
+    CfnResource,
+    Duration,
+    IStableListProducer,
+    Lazy,
+    RemovalPolicy,
+    Stack,
+    Token,
+)
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -60,6 +69,8 @@ COMMON_PROPS: dict[str, str] = {
     "architecture": "Lambda architecture of the handlers.",
     "runtime": "Lambda Python runtime of the handlers (must match the Powertools layer).",
     "powertools_layer_version": "Version of the public Powertools v3 layer (brings pydantic).",
+    "dependencies_layer": "A layer of yours bringing pydantic 2 (>=2.11) instead of the public "
+    "Powertools layer; required in a region where Powertools publishes none (docs/deploy.md).",
     "log_retention": "Retention of the handlers' log groups.",
 }
 
@@ -74,6 +85,8 @@ class HandlerOptions:
     architecture: lambda_.Architecture = field(default_factory=lambda: lambda_.Architecture.ARM_64)
     runtime: lambda_.Runtime = field(default_factory=lambda: _code.DEFAULT_RUNTIME)
     powertools_layer_version: int = _code.DEFAULT_POWERTOOLS_LAYER_VERSION
+    #: A team's own layer bringing pydantic (default: the public Powertools layer).
+    dependencies_layer: lambda_.ILayerVersion | None = None
     log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS
     memory_size: int = 512
     timeout: Duration = field(default_factory=lambda: Duration.seconds(60))
@@ -435,9 +448,10 @@ class MeshHandler(Construct):
 
     def _layers(self, options: HandlerOptions) -> list[lambda_.ILayerVersion]:
         layers = [
-            _code.powertools_layer(
+            _code.dependencies_layer(
                 self,
                 "Powertools",
+                layer=options.dependencies_layer,
                 version=options.powertools_layer_version,
                 architecture=options.architecture,
                 runtime=options.runtime,
@@ -503,6 +517,21 @@ class CustomHandler:
     dead_letter_alarm: cloudwatch.Alarm
 
 
+@jsii.implements(IStableListProducer)
+class _KeptDependencies(Construct):
+    """The DependsOn of a resource whose role dependency was dropped: its role's policy, then
+    what ``depend_on`` adds later (resolved at synthesis, after the aspects)."""
+
+    ID = "MeshkitDependsOn"
+
+    def __init__(self, scope: CfnResource, first: CfnResource) -> None:
+        super().__init__(scope, self.ID)
+        self.resources = [first]
+
+    def produce(self) -> list[str]:
+        return [r.logical_id for r in self.resources]
+
+
 def drop_role_dependency(function: IConstruct, role: iam.IRole) -> None:
     """Keep only the policy in the function's DependsOn: the role is already implied by the
     function's GetAtt on it (cfn-lint W3005 otherwise)."""
@@ -510,4 +539,15 @@ def drop_role_dependency(function: IConstruct, role: iam.IRole) -> None:
     policy = role.node.try_find_child("DefaultPolicy")
     policy_cfn = policy.node.default_child if policy is not None else None
     if isinstance(fn_cfn, CfnResource) and isinstance(policy_cfn, CfnResource):
-        fn_cfn.add_override("DependsOn", [policy_cfn.logical_id])
+        kept = _KeptDependencies(fn_cfn, policy_cfn)
+        fn_cfn.add_override("DependsOn", Lazy.list(kept))
+
+
+def depend_on(resource: CfnResource, target: CfnResource) -> None:
+    """``resource`` DependsOn ``target``, also when ``drop_role_dependency`` overrode it."""
+    kept = resource.node.try_find_child(_KeptDependencies.ID)
+    if isinstance(kept, _KeptDependencies):
+        if target not in kept.resources:
+            kept.resources.append(target)
+    else:
+        resource.add_resource_dependency(target)

@@ -6,6 +6,7 @@ lists ``*`` as the only resource); everything else is scoped to this mesh's reso
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aws_cdk import Stack
@@ -15,28 +16,62 @@ if TYPE_CHECKING:
     from constructs import Construct
 
 __all__ = [
-    "CENTRAL_LF_ACTIONS",
+    "CENTRAL_GROUP_ACTIONS",
+    "CentralGroupActions",
     "catalog_arns",
-    "central_catalog_statements",
+    "central_group_statements",
     "central_sharing_statements",
     "domain_lf_statements",
 ]
 
-#: Lake Formation calls the central handlers make (tags, grants across accounts).
-CENTRAL_LF_ACTIONS = (
-    "lakeformation:GrantPermissions",
-    "lakeformation:RevokePermissions",
-    "lakeformation:BatchGrantPermissions",
-    "lakeformation:BatchRevokePermissions",
-    "lakeformation:ListPermissions",
-    "lakeformation:CreateLFTag",
-    "lakeformation:UpdateLFTag",
-    "lakeformation:GetLFTag",
-    "lakeformation:AddLFTagsToResource",
-    "lakeformation:RemoveLFTagsFromResource",
-    "lakeformation:GetResourceLFTags",
-    "lakeformation:GetDataAccess",
-)
+
+@dataclass(frozen=True)
+class CentralGroupActions:
+    """What one central handler group calls: Glue on central's catalog, Lake Formation, and
+    whether it grants across accounts (Lake Formation then shares through RAM as the caller)."""
+
+    glue: tuple[str, ...] = ()
+    lakeformation: tuple[str, ...] = ()
+    cross_account_grants: bool = False
+
+
+#: Each central group's own list, from its handlers' boto3 calls (meshkit.handlers.central,
+#: meshkit.handlers.lake; a test derives them from the code). Glue reads stay with the groups
+#: that grant: Lake Formation resolves the granted database and table as the grantor.
+CENTRAL_GROUP_ACTIONS: dict[str, CentralGroupActions] = {
+    "central.onboarding": CentralGroupActions(
+        glue=(
+            "glue:GetDatabase",
+            "glue:GetTable",
+            "glue:CreateDatabase",
+            "glue:DeleteDatabase",
+            "glue:CreateTable",
+            "glue:UpdateTable",
+        ),
+        lakeformation=(
+            "lakeformation:GrantPermissions",
+            "lakeformation:RevokePermissions",
+            "lakeformation:CreateLFTag",
+            "lakeformation:UpdateLFTag",
+            "lakeformation:GetLFTag",
+            "lakeformation:AddLFTagsToResource",
+        ),
+        cross_account_grants=True,
+    ),
+    "central.access": CentralGroupActions(
+        glue=("glue:GetDatabase", "glue:GetTable"),
+        lakeformation=(
+            "lakeformation:GrantPermissions",
+            "lakeformation:RevokePermissions",
+            "lakeformation:GetResourceLFTags",
+        ),
+        cross_account_grants=True,
+    ),
+    # Registry, bus and erasure key only (CDK grants): no catalog, Lake Formation or RAM.
+    "central.erasure": CentralGroupActions(),
+    # Registry, bus and DataZone (datazone.datazone_statements) only.
+    "central.publication": CentralGroupActions(),
+}
 
 
 def catalog_arns(scope: Construct, account: str | None = None) -> list[str]:
@@ -46,36 +81,31 @@ def catalog_arns(scope: Construct, account: str | None = None) -> list[str]:
     return [f"{prefix}:catalog", f"{prefix}:database/*", f"{prefix}:table/*/*"]
 
 
-def central_catalog_statements(scope: Construct, *, write: bool) -> list[iam.PolicyStatement]:
-    read = [
-        "glue:GetDatabase",
-        "glue:GetDatabases",
-        "glue:GetTable",
-        "glue:GetTables",
-        "glue:GetPartition",
-        "glue:GetPartitions",
-    ]
-    writes = [
-        "glue:CreateDatabase",
-        "glue:UpdateDatabase",
-        "glue:DeleteDatabase",
-        "glue:CreateTable",
-        "glue:UpdateTable",
-        "glue:DeleteTable",
-        "glue:CreatePartition",
-        "glue:UpdatePartition",
-        "glue:DeletePartition",
-        "glue:BatchCreatePartition",
-        "glue:BatchDeletePartition",
-    ]
-    return [
-        iam.PolicyStatement(
-            sid="CentralCatalog",
-            actions=read + (writes if write else []),
-            resources=catalog_arns(scope),
-        ),
-        iam.PolicyStatement(sid="LakeFormation", actions=list(CENTRAL_LF_ACTIONS), resources=["*"]),
-    ]
+def central_group_statements(scope: Construct, group: str) -> list[iam.PolicyStatement]:
+    """The catalog, Lake Formation and RAM statements of central handler group ``group``."""
+    try:
+        actions = CENTRAL_GROUP_ACTIONS[group]
+    except KeyError:
+        raise ValueError(
+            f"no IAM action list for central handler group {group!r}: add it to "
+            "_iam.CENTRAL_GROUP_ACTIONS"
+        ) from None
+    statements = []
+    if actions.glue:
+        statements.append(
+            iam.PolicyStatement(
+                sid="CentralCatalog", actions=list(actions.glue), resources=catalog_arns(scope)
+            )
+        )
+    if actions.lakeformation:
+        statements.append(
+            iam.PolicyStatement(
+                sid="LakeFormation", actions=list(actions.lakeformation), resources=["*"]
+            )
+        )
+    if actions.cross_account_grants:
+        statements.extend(central_sharing_statements(scope))
+    return statements
 
 
 def central_sharing_statements(scope: Construct) -> list[iam.PolicyStatement]:

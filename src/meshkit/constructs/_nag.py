@@ -43,6 +43,9 @@ REASONS: dict[str, str] = {
     "bucket-owner": "Domains join at run time with buckets unknown at synth; central only calls "
     "HeadBucket (authorised as s3:ListBucket) with ExpectedBucketOwner, the ownership check of "
     "onboarding, limited to the mesh's accounts or organisation.",
+    "provider-invoke": "CDK's Provider framework invokes the registration function by its ARN "
+    "and qualified ARNs (CDK's grantInvoke covers versions and aliases); scoped to that one "
+    "function.",
     "own-logs": "CloudWatch Logs names each stream of a log group at run time; scoped to the "
     "function's own log group.",
     "stack-runtime": "The custom resource runs on the same Python runtime as the stack's "

@@ -186,6 +186,7 @@ class CentralGovernance(Construct):
         architecture: lambda_.Architecture | None = None,
         runtime: lambda_.Runtime | None = None,
         powertools_layer_version: int = _code.DEFAULT_POWERTOOLS_LAYER_VERSION,
+        dependencies_layer: lambda_.ILayerVersion | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
     ) -> None:
         super().__init__(scope, id)
@@ -259,6 +260,7 @@ class CentralGovernance(Construct):
             architecture=architecture,
             runtime=runtime,
             powertools_layer_version=powertools_layer_version,
+            dependencies_layer=dependencies_layer,
             log_retention=log_retention,
         )
         self.location_role = self._location_role()
@@ -661,7 +663,13 @@ class CentralGovernance(Construct):
             self,
             "LocationRole",
             role_name=self.location_role_name,
-            assumed_by=iam.ServicePrincipal("lakeformation.amazonaws.com"),
+            # Confused-deputy guard: Lake Formation assumes it for this account's registrations
+            # only (the aws:SourceAccount AWS shows for roles Lake Formation assumes to vend
+            # credentials; docs/deploy.md, to confirm on a first deployment).
+            assumed_by=iam.ServicePrincipal(
+                "lakeformation.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
             description=f"Lake Formation access to the data of meshkit {self.mesh_name} domains",
         )
         s3 = f"arn:{stack.partition}:s3:::"
@@ -744,12 +752,10 @@ class CentralGovernance(Construct):
         self.bus.grant_put_events_to(role)
         if handler.group.name == "central.erasure":
             self.erasure_key.grant_read(role)
-        write = handler.group.name == "central.onboarding"
-        handler.add_to_role_policy(
-            *_iam.central_catalog_statements(self, write=write),
-            *_iam.central_sharing_statements(self),
-        )
-        if write:
+        statements = _iam.central_group_statements(self, handler.group.name)
+        if statements:
+            handler.add_to_role_policy(*statements)
+        if handler.group.name == "central.onboarding":
             # Onboarding registers each domain's storage with the location role, after checking
             # that the domain's account owns the bucket.
             buckets = f"arn:{Stack.of(self).partition}:s3:::*"
@@ -781,7 +787,8 @@ class CentralGovernance(Construct):
             )
             _nag.acknowledge_resources(role, [buckets], "bucket-owner")
         _nag.acknowledge_resources(role, [f"{self.registry.table_arn}/index/*"], "ddb-index")
-        _nag.acknowledge_resources(role, _iam.catalog_arns(self)[1:], "glue-runtime")
+        if _iam.CENTRAL_GROUP_ACTIONS[handler.group.name].glue:
+            _nag.acknowledge_resources(role, _iam.catalog_arns(self)[1:], "glue-runtime")
         _nag.acknowledge_resources(role, ["*"], "no-resource-level")
 
     def _register_admins(self, extra: Sequence[str]) -> CfnCustomResource:

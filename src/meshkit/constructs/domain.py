@@ -29,6 +29,7 @@ from meshkit.constructs._handlers import (
     events_principal,
     target_delivery,
 )
+from meshkit.constructs._registration import Registration
 from meshkit.constructs.central import _check_mesh_name, _construct_id
 from meshkit.events import access, domains
 from meshkit.events.aws import GlueCrawlerStateChange, S3ObjectCreated
@@ -60,8 +61,10 @@ class DataDomain(Construct):
 
     Routing: a *forward* rule sends what this account emits to the central bus; this domain's
     *subscription* rule, which it owns on the central bus, sends back what central addresses to
-    this account. Deploying emits ``DomainRegistrationRequested``; deleting emits
-    ``DomainDeregistrationRequested``.
+    this account. Deploying registers: ``DomainRegistrationRequested``, sent again until
+    central's answer is recorded (the deployment fails if it never comes); deleting sends
+    ``DomainDeregistrationRequested`` last, once every other resource of the stack is gone
+    (docs/deploy.md, "Registration").
     """
 
     PROPS: ClassVar[dict[str, str]] = {
@@ -119,6 +122,7 @@ class DataDomain(Construct):
         architecture: lambda_.Architecture | None = None,
         runtime: lambda_.Runtime | None = None,
         powertools_layer_version: int = _code.DEFAULT_POWERTOOLS_LAYER_VERSION,
+        dependencies_layer: lambda_.ILayerVersion | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
     ) -> None:
         super().__init__(scope, id)
@@ -206,6 +210,7 @@ class DataDomain(Construct):
             architecture=architecture,
             runtime=runtime,
             powertools_layer_version=powertools_layer_version,
+            dependencies_layer=dependencies_layer,
             log_retention=log_retention,
             pyarrow_layer=pyarrow_layer,
             pyarrow_layer_version=pyarrow_layer_version,
@@ -587,7 +592,9 @@ class DataDomain(Construct):
 
     # -- registration ----------------------------------------------------------------------------
 
-    def _event_entry(self, model: type[MeshEvent], fields: dict[str, Any]) -> str:
+    def _event_entry(
+        self, model: type[MeshEvent], fields: dict[str, Any], *, bus: str | None = None
+    ) -> str:
         """The PutEvents entry for ``model`` as JSON, via the contract's own envelope code.
 
         Account and bucket may be CDK tokens: the event is validated with stand-ins first, then
@@ -604,13 +611,15 @@ class DataDomain(Construct):
             stand_in["storage_uri"] = f"s3://{_SAMPLE_BUCKET}/{self.data_prefix}"
         model.model_validate(stand_in)
         event = model.model_construct(**fields)
-        entry = to_put_events_entry(event, bus=self.bus.event_bus_arn)
+        entry = to_put_events_entry(event, bus=bus or self.bus.event_bus_arn)
         return json.dumps(entry)
 
     def _registration(
         self, sharing_mode: str, owner: str | None, description: str | None
-    ) -> cr.AwsCustomResource:
-        # A stable correlation id per (mesh, domain): the template stays deterministic.
+    ) -> Registration:
+        """Confirmed registration and last-deleted deregistration (``constructs._registration``)."""
+        # A stable correlation id per (mesh, domain): the template stays deterministic (the
+        # registration replaces it per CloudFormation request: an update waits for its answer).
         correlation = (
             # Resolved per account at deploy time (mesh names and domain names fit the pattern).
             f"{self.mesh_name}:{self.domain_name}"
@@ -630,45 +639,32 @@ class DataDomain(Construct):
             **({"owner": owner} if owner else {}),
             **({"description": description} if description else {}),
         }
-
-        def call(model: type[MeshEvent], fields: dict[str, Any]) -> cr.AwsSdkCall:
-            entry = json.loads(self._event_entry(model, fields))
-            return cr.AwsSdkCall(
-                service="EventBridge",
-                action="putEvents",
-                parameters={"Entries": [entry]},
-                physical_resource_id=cr.PhysicalResourceId.of(
-                    f"meshkit/{self.mesh_name}/{self.domain_name}"
-                ),
-            )
-
-        role = _registration_role(self)
-        resource = cr.AwsCustomResource(
+        registration = Registration(
             self,
             "Registration",
-            role=role,
-            log_group=cast("logs.ILogGroup", Stack.of(self).node.find_child(_LOGS_ID)),
-            on_create=call(domains.DomainRegistrationRequested, register),
-            on_update=call(domains.DomainRegistrationRequested, register),
-            on_delete=call(domains.DomainDeregistrationRequested, common),
-            policy=cr.AwsCustomResourcePolicy.from_statements(
-                [
-                    iam.PolicyStatement(
-                        actions=["events:PutEvents"], resources=[self.bus.event_bus_arn]
-                    )
-                ]
+            domain=self.domain_name,
+            # Through this domain's bus and forward rule, as every event the domain sends.
+            register_entry=self._event_entry(domains.DomainRegistrationRequested, register),
+            # Straight to the central bus: deleted last, after the forward rule.
+            deregister_entry=self._event_entry(
+                domains.DomainDeregistrationRequested, common, bus=self.central_bus_arn
             ),
-            install_latest_aws_sdk=False,
+            state=self.state,
+            key=self.key,
+            domain_bus=self.bus,
+            central_bus_arn=self.central_bus_arn,
+            architecture=self._options.architecture,
+            runtime=self._options.runtime,
+            log_retention=self._options.log_retention,
         )
-        provider = Stack.of(self).node.try_find_child(_PROVIDER_ID)
-        if provider is not None:
-            drop_role_dependency(provider, role)
-        # Registration must travel (and deregistration still find a route) to central.
-        resource.node.add_dependency(self.forward_rule)
-        resource.node.add_dependency(self.subscription_rule)
+        # The request travels on the forward rule; the answer on the subscription rule to a
+        # handler that records it in the state table.
+        request = registration.request
+        request.node.add_dependency(self.forward_rule)
+        request.node.add_dependency(self.subscription_rule)
         for handler in self.handlers.values():
-            resource.node.add_dependency(handler)
-        return resource
+            request.node.add_dependency(handler)
+        return registration
 
     def _publication(self, datazone: DataZonePublishing) -> cr.AwsCustomResource:
         """Tell central how to publish (on create and update); stop publishing on delete."""
@@ -708,8 +704,11 @@ class DataDomain(Construct):
             ),
             install_latest_aws_sdk=False,
         )
+        provider = Stack.of(self).node.try_find_child(_PROVIDER_ID)
+        if provider is not None:
+            drop_role_dependency(provider, _registration_role(self))
         # After the domain's registration: central needs the domain before its settings.
-        resource.node.add_dependency(self.registration)
+        resource.node.add_dependency(self.registration.request)
         return resource
 
     # -- IAM -------------------------------------------------------------------------------------
@@ -884,7 +883,7 @@ _LOGS_ID = "MeshkitRegistrationLogs"
 
 
 def _registration_role(scope: Construct) -> iam.Role:
-    """One role (and log group) per stack for the registration custom resources.
+    """One role (and log group) per stack for the publication custom resources.
 
     CDK's provider function is a singleton per stack, so its role must be too; an own role,
     because the provider's default one carries an AWS managed policy.

@@ -302,9 +302,10 @@ class DropZone(Construct):
             handler=handler,
             code=_code.package_code(),
             layers=[
-                _code.powertools_layer(
+                _code.dependencies_layer(
                     holder,
                     "Powertools",
+                    layer=options.dependencies_layer,
                     version=options.powertools_layer_version,
                     architecture=options.architecture,
                     runtime=options.runtime,

@@ -40,7 +40,7 @@ from meshkit.local.types import DeadLetter, FlowStats, QueryResult, TimelineEntr
 from meshkit.runtime.config import MeshConfig
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     import boto3
 
@@ -295,6 +295,7 @@ class LocalMesh:
         self.faults = Faults(seed)
         self.accounting = Accounting()
         self.timeline: list[TimelineEntry] = []
+        self._watchers: list[Callable[[TimelineEntry], None]] = []
         self._published: list[tuple[str, dict[str, Any]]] = []
         self.domains: dict[str, DomainHandle] = {}
         self._accounts: dict[str, Account] = {}
@@ -575,26 +576,38 @@ class LocalMesh:
 
         def record(outcome: Outcome) -> None:
             envelope = outcome.envelope
-            self.timeline.append(
-                TimelineEntry(
-                    at=self.clock(),
-                    account=account,
-                    domain=label,
-                    group=outcome.group or config.group,
-                    handler=outcome.handler,
-                    detail_type=outcome.detail_type or "?",
-                    status=outcome.status,
-                    ms=float(outcome.ms),
-                    correlation_id=outcome.correlation_id,
-                    error=outcome.error,
-                    sender=envelope.account if envelope is not None else None,
-                )
+            entry = TimelineEntry(
+                at=self.clock(),
+                account=account,
+                domain=label,
+                group=outcome.group or config.group,
+                handler=outcome.handler,
+                detail_type=outcome.detail_type or "?",
+                status=outcome.status,
+                ms=float(outcome.ms),
+                correlation_id=outcome.correlation_id,
+                error=outcome.error,
+                sender=envelope.account if envelope is not None else None,
             )
+            self.timeline.append(entry)
+            for watcher in list(self._watchers):
+                watcher(entry)
             for follow_up in outcome.follow_ups:
                 self._published.append((follow_up.DETAIL_TYPE, json.loads(follow_up.detail_json())))
             self.accounting.record_event()
 
         return record
+
+    def watch(self, watcher: Callable[[TimelineEntry], None]) -> Callable[[], None]:
+        """Call ``watcher`` with every timeline entry as it is recorded (a handler call, a
+        duplicate or a rejection), for progress output; returns the function that stops it."""
+        self._watchers.append(watcher)
+
+        def stop() -> None:
+            if watcher in self._watchers:
+                self._watchers.remove(watcher)
+
+        return stop
 
     def published(self, detail_type: str | None = None) -> list[dict[str, Any]]:
         """Details of the follow-up events handlers published, oldest first."""

@@ -4,14 +4,29 @@ inbox, over the registry and the bus. Needs the ``portal`` extra (starlette, jin
 from __future__ import annotations
 
 from meshkit.portal.app import PortalSettings, create_app
-from meshkit.portal.backend import Identity, LocalBackend
+from meshkit.portal.backend import AwsBackend, Backend, Identity, LocalBackend
 
-__all__ = ["Identity", "LocalBackend", "PortalSettings", "create_app", "serve"]
+__all__ = [
+    "AwsBackend",
+    "Backend",
+    "Identity",
+    "LocalBackend",
+    "PortalSettings",
+    "create_app",
+    "serve",
+]
 
 
-def serve(*, state_dir: str | None = None, host: str = "127.0.0.1", port: int = 8765) -> int:
-    """Run the portal on the persisted local mesh of ``state_dir`` when there is one (its
-    events are journalled), else on a fresh demo mesh in memory."""
+def serve(
+    *,
+    state_dir: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    backend: Backend | None = None,
+) -> int:
+    """Run the portal on ``backend`` (an :class:`AwsBackend`), else on the persisted local
+    mesh of ``state_dir`` when there is one (its events are journalled), else on a fresh demo
+    mesh in memory."""
     import sys
     from contextlib import ExitStack
 
@@ -23,6 +38,10 @@ def serve(*, state_dir: str | None = None, host: str = "127.0.0.1", port: int = 
         raise MissingExtraError(
             "the portal needs the portal extra: pip install 'meshkit[portal]'"
         ) from None
+    if backend is not None:
+        print(f"meshkit portal on AWS: http://{host}:{port}/", file=sys.stderr, flush=True)
+        uvicorn.run(create_app(backend), host=host, port=port, log_level="warning")
+        return 0
     from meshkit.local.persist import LiveMesh, PersistedMesh, seed_mesh
 
     persisted = PersistedMesh(state_dir)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from meshkit.portal.backend import Identity, LocalBackend
+    from meshkit.portal.backend import Backend, Identity
 
 __all__ = ["PortalSettings", "create_app"]
 
@@ -78,8 +78,8 @@ class _Sessions:
             self._by_token.pop(token, None)
 
 
-def create_app(backend: LocalBackend, settings: PortalSettings | None = None) -> Any:
-    """The portal's ASGI app over ``backend``."""
+def create_app(backend: Backend, settings: PortalSettings | None = None) -> Any:
+    """The portal's ASGI app over ``backend`` (the local mesh's or AWS's)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
     from starlette.applications import Starlette
     from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse
@@ -139,7 +139,12 @@ def create_app(backend: LocalBackend, settings: PortalSettings | None = None) ->
 
     # -- sign-in -----------------------------------------------------------------------------
     async def signin(request: Request) -> Response:
-        identities = backend.identities()
+        from meshkit.portal.backend import NotHere
+
+        try:
+            identities = backend.identities()
+        except NotHere as exc:
+            return forbidden(request, None, str(exc))
         next_url = request.query_params.get("next", "/")
         if request.method == "GET":
             return render(request, "signin.html", None, identities=identities, next_url=next_url)
@@ -225,6 +230,7 @@ def create_app(backend: LocalBackend, settings: PortalSettings | None = None) ->
             access=[r for r in requests if r.state == "APPROVED"],
             requests=requests,
             lineage=lineage,
+            lineage_note=backend.lineage_note,
         )
 
     async def request_access(request: Request) -> Response:
@@ -310,7 +316,7 @@ def create_app(backend: LocalBackend, settings: PortalSettings | None = None) ->
             from meshkit.registry import consumer_link_database_name
 
             link = consumer_link_database_name(
-                backend.mesh.name, record.producer_domain, record.product
+                backend.mesh_name, record.producer_domain, record.product
             )
         return render(request, "request.html", session, r=record, link=link)
 
@@ -358,6 +364,8 @@ def create_app(backend: LocalBackend, settings: PortalSettings | None = None) ->
         return RedirectResponse(f"/requests/{request_id}", status_code=303)
 
     async def query(request: Request) -> Response:
+        from meshkit.portal.backend import NotHere
+
         session = session_of(request)
         if session is None:
             return to_signin(request)
@@ -371,6 +379,8 @@ def create_app(backend: LocalBackend, settings: PortalSettings | None = None) ->
                 result = backend.query(session.identity, sql)
             except PermissionError as exc:
                 error = f"Refused: {exc}"
+            except NotHere as exc:
+                error = str(exc)
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
         else:

@@ -13,11 +13,27 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from meshkit.runtime.router import EventRouter
 
-__all__ = ["GROUP_ENV", "handler", "load_router"]
+__all__ = ["GROUP_ENV", "PYDANTIC_REQUIREMENT", "check_pydantic", "handler", "load_router"]
 
 GROUP_ENV = "MESHKIT_GROUP"
 
+#: meshkit's pydantic requirement (pyproject.toml; a test keeps the two equal): the dependencies
+#: layer (Powertools' by default) must bring a release in ``[floor, cap)``.
+PYDANTIC_REQUIREMENT = ((2, 11), (3, 0))
+
 _ROUTERS: dict[str, EventRouter] = {}
+
+
+def check_pydantic(version: str) -> None:
+    """Refuse a pydantic outside meshkit's requirement, naming the layer to fix."""
+    (floor, cap) = PYDANTIC_REQUIREMENT
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if len(parts) < 2 or not floor <= parts < cap:
+        raise ImportError(
+            f"pydantic {version} is on this function's path, meshkit needs "
+            f">={floor[0]}.{floor[1]},<{cap[0]}: choose a Powertools layer version that bundles "
+            "one, or pass dependencies_layer= a layer of yours (docs/deploy.md)"
+        )
 
 
 def load_router(group_name: str) -> EventRouter:
@@ -25,6 +41,9 @@ def load_router(group_name: str) -> EventRouter:
     router = _ROUTERS.get(group_name)
     if router is not None:
         return router
+    import pydantic
+
+    check_pydantic(str(pydantic.VERSION))
     from meshkit import topology
     from meshkit.runtime.router import EventRouter
 

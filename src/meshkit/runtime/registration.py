@@ -8,13 +8,14 @@ handler records the answer's ``correlation_id``); until then it sends again, wit
 backoff, up to a deadline. Central treats a repeated request idempotently.
 
 Deregistration on stack deletion is the opposite end: sent straight to the central bus by a
-custom resource that every other resource of the domain depends on, so it runs last, only once
-everything else is gone; a stack whose deletion fails never tells central the domain left.
+custom resource that every other resource of the domain's stack depends on, so it runs last,
+only once everything else is gone; a stack whose deletion fails never tells central the domain
+left.
 
-``handler`` is meant as the CloudFormation custom resource of both (standard library and boto3
-only, no layer); ``DataDomain`` does not deploy it yet (it still sends one PutEvents through
-``AwsCustomResource``). The local mesh runs ``register`` itself (``DomainHandle.register``),
-with delivery rounds as the waiting.
+``on_event`` is the custom resource of both, deployed by ``DataDomain`` behind CDK's Provider
+framework (standard library and boto3 only, no layer; docs/deploy.md, "Registration"). The
+local mesh runs ``register`` itself (``DomainHandle.register``), with delivery rounds as the
+waiting.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ __all__ = [
     "NotAcknowledgedError",
     "acknowledged",
     "deregister",
-    "handler",
+    "handle",
+    "on_event",
     "register",
     "send",
     "with_correlation",
@@ -142,29 +144,6 @@ def deregister(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _respond(event: Mapping[str, Any], status: str, reason: str, physical_id: str) -> None:
-    import urllib.request
-
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": reason[:1000],
-            "PhysicalResourceId": physical_id,
-            "StackId": event["StackId"],
-            "RequestId": event["RequestId"],
-            "LogicalResourceId": event["LogicalResourceId"],
-        }
-    ).encode()
-    request = urllib.request.Request(
-        str(event["ResponseURL"]),
-        data=body,
-        method="PUT",
-        headers={"Content-Type": "", "Content-Length": str(len(body))},
-    )
-    with urllib.request.urlopen(request, timeout=30):
-        pass
-
-
 def _entry(props: Mapping[str, Any]) -> dict[str, Any]:
     entry = props["Entry"]
     return dict(json.loads(entry) if isinstance(entry, str) else entry)
@@ -199,22 +178,24 @@ def handle(
         raise ValueError(f"Kind={kind!r}: expected 'registration' or 'deregistration'")
 
 
-def handler(event: dict[str, Any], context: Any = None) -> None:
-    """The custom resource's Lambda entrypoint; answers CloudFormation, never raises."""
-    physical_id = str(event.get("PhysicalResourceId") or f"meshkit-{event['LogicalResourceId']}")
-    try:
-        import boto3
+def on_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The custom resource's Lambda entrypoint, for CDK's Provider framework.
 
-        remaining = (
-            context.get_remaining_time_in_millis() / 1000.0 if context is not None else 840.0
+    The framework answers CloudFormation: an exception here (or this function timing out) is
+    reported as FAILED with its message, a return as SUCCESS. The physical id never changes, so
+    an update never makes CloudFormation delete (and deregister) the previous resource.
+    """
+    import boto3
+
+    remaining = context.get_remaining_time_in_millis() / 1000.0 if context is not None else 840.0
+    handle(
+        event,
+        events=boto3.client("events"),
+        dynamodb=boto3.client("dynamodb"),
+        remaining_seconds=remaining,
+    )
+    return {
+        "PhysicalResourceId": str(
+            event.get("PhysicalResourceId") or f"meshkit-{event['LogicalResourceId']}"
         )
-        handle(
-            event,
-            events=boto3.client("events"),
-            dynamodb=boto3.client("dynamodb"),
-            remaining_seconds=remaining,
-        )
-    except Exception as exc:
-        _respond(event, "FAILED", f"{type(exc).__name__}: {exc}", physical_id)
-        return
-    _respond(event, "SUCCESS", "", physical_id)
+    }
