@@ -162,6 +162,12 @@ class Runtime:
         from meshkit.runtime.context import BotoClientFactory
 
         config = MeshConfig.from_env(env)
+        # A team function (MeshFunction) starts here, not in lambda_entry: check its layer too.
+        import pydantic
+
+        from meshkit.runtime.lambda_entry import check_pydantic
+
+        check_pydantic(str(pydantic.VERSION))
         if not config.idempotency_table:
             # In-memory claims would not survive the next cold start nor be seen by another
             # concurrent instance: redeliveries would run handlers twice.
