@@ -228,10 +228,12 @@ class MeshFunction(lambda_.Function):
 
 
 def _dependencies_layer(scope: Construct, options: HandlerOptions) -> lambda_.ILayerVersion:
-    """The layer bringing pydantic, as the built-in handler groups have it."""
-    return _code.powertools_layer(
+    """The layer bringing pydantic, as the built-in handler groups have it: the construct's
+    ``dependencies_layer``, else the public Powertools layer of the stack's partition."""
+    return _code.dependencies_layer(
         scope,
         "Powertools",
+        layer=options.dependencies_layer,
         version=options.powertools_layer_version,
         architecture=options.architecture,
         runtime=options.runtime,
