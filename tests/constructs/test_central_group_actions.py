@@ -232,8 +232,7 @@ def code_actions(group: topology.HandlerGroup) -> set[str]:
     return {a for a in mapped if a.split(":")[0] in SERVICES}
 
 
-#: The guard reads and changes nothing (no list; test_the_guard_role_holds_none_of_them).
-CENTRAL_GROUPS = [g for g in topology.GROUPS if g.role == "central" and not g.guard]
+CENTRAL_GROUPS = [g for g in topology.GROUPS if g.role == "central"]
 
 
 def _role_actions(template: dict[str, Any], group: str) -> set[str]:
@@ -317,8 +316,3 @@ def test_each_group_role_holds_its_list_only(
     assert code_actions(group) <= actions
     assert all("*" not in a for a in actions)
 
-
-def test_the_guard_role_holds_none_of_them(central: dict[str, Any]) -> None:
-    (guard,) = [g for g in topology.GROUPS if g.role == "central" and g.guard]
-    assert guard.name not in _iam.CENTRAL_GROUP_ACTIONS
-    assert _role_actions(central, guard.name) == set()

@@ -12,6 +12,7 @@ import pytest
 from meshkit.runtime.config import MeshConfig
 
 CENTRAL, SALES = "111111111111", "222222222222"
+OWN_LAYER = f"arn:aws:lambda:eu-west-1:{CENTRAL}:layer:team-pydantic:3"
 TEAM_CODE = Path(__file__).resolve().parents[2] / "examples" / "domain" / "notify"
 
 
@@ -88,8 +89,14 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     central_stack = cdk.Stack(
         app, "Central", env=cdk.Environment(account=CENTRAL, region="eu-west-1")
     )
+    # The construct's own dependencies layer reaches team functions too.
+    own_layer = lambda_.LayerVersion.from_layer_version_arn(central_stack, "OwnLayer", OWN_LAYER)
     central = CentralGovernance(
-        central_stack, "Governance", mesh_name="demo", member_accounts=[SALES]
+        central_stack,
+        "Governance",
+        mesh_name="demo",
+        member_accounts=[SALES],
+        dependencies_layer=own_layer,
     )
     audit = MeshFunction(
         central_stack, "Audit", mesh=central, entry=TEAM_CODE, settings={"team_audit": True}
@@ -248,6 +255,7 @@ def test_central_add_handler_settings_reach_the_function(synth: dict[str, Any]) 
     assert settings["team_level"] == 2
     assert settings["domain_accounts"] == {}
     assert variables["MESHKIT_ROLE"] == "central"
+    assert _functions(synth["central"], "Audit")["Layers"] == [OWN_LAYER]
 
 
 def test_cfn_lint_clean(synth: dict[str, Any], tmp_path: Path) -> None:

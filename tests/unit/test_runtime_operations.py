@@ -113,6 +113,16 @@ def test_a_lambda_without_idempotency_table_refuses_to_start() -> None:
         Runtime.from_env(env)
 
 
+def test_a_team_function_with_a_wrong_pydantic_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pydantic
+
+    monkeypatch.setattr(pydantic, "VERSION", "2.5.3")
+    with pytest.raises(ImportError, match=r"pydantic 2\.5\.3 is on this function's path"):
+        Runtime.from_env(mesh_config().to_env())
+
+
 def test_every_record_of_an_event_carries_its_ids(caplog: pytest.LogCaptureFixture) -> None:
     router = EventRouter("team.chatty")
 

@@ -92,6 +92,8 @@ CENTRAL_GROUP_ACTIONS: dict[str, CentralGroupActions] = {
         ),
         cross_account_grants=True,
     ),
+    # Rejects misplaced events: its queues, key, idempotency table and bus only.
+    "central.guard": CentralGroupActions(),
 }
 
 

@@ -894,12 +894,9 @@ class CentralGovernance(Construct):
         handler as ``ctx.config`` settings. An event only central sends is matched from
         central's account unless ``any_sender``. Returns what was created.
         """
-        from meshkit.constructs.team import MeshEventSource
+        from meshkit.constructs.team import add_handler
 
-        source = MeshEventSource(self, models, id=id, settings=settings, any_sender=any_sender)
-        function.add_event_source(source)
-        assert source.handler is not None
-        return source.handler
+        return add_handler(self, models, function, id=id, settings=settings, any_sender=any_sender)
 
     @property
     def handler_options(self) -> HandlerOptions:

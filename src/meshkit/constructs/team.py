@@ -228,10 +228,12 @@ class MeshFunction(lambda_.Function):
 
 
 def _dependencies_layer(scope: Construct, options: HandlerOptions) -> lambda_.ILayerVersion:
-    """The layer bringing pydantic, as the built-in handler groups have it."""
-    return _code.powertools_layer(
+    """The layer bringing pydantic, as the built-in handler groups have it: the construct's
+    ``dependencies_layer``, else the public Powertools layer of the stack's partition."""
+    return _code.dependencies_layer(
         scope,
         "Powertools",
+        layer=options.dependencies_layer,
         version=options.powertools_layer_version,
         architecture=options.architecture,
         runtime=options.runtime,
@@ -376,3 +378,20 @@ class MeshEventSource:
         )
         if target.role is not None:
             grant_mesh(self.mesh, target.role)
+
+
+def add_handler(
+    mesh: MeshScope,
+    models: type[EventDetail] | Sequence[type[EventDetail]],
+    function: lambda_.IFunction,
+    *,
+    id: str | None = None,
+    settings: Mapping[str, Any] | Any = None,
+    any_sender: bool = False,
+) -> CustomHandler:
+    """``function.add_event_source(MeshEventSource(mesh, models, ...))``, returning what the
+    event source created: the body of both constructs' ``add_handler``."""
+    source = MeshEventSource(mesh, models, id=id, settings=settings, any_sender=any_sender)
+    function.add_event_source(source)
+    assert source.handler is not None
+    return source.handler

@@ -162,6 +162,12 @@ class Runtime:
         from meshkit.runtime.context import BotoClientFactory
 
         config = MeshConfig.from_env(env)
+        # A team function (MeshFunction) starts here, not in lambda_entry: check its layer too.
+        import pydantic
+
+        from meshkit.runtime.lambda_entry import check_pydantic
+
+        check_pydantic(str(pydantic.VERSION))
         if not config.idempotency_table:
             # In-memory claims would not survive the next cold start nor be seen by another
             # concurrent instance: redeliveries would run handlers twice.
@@ -392,7 +398,7 @@ class EventRouter:
         digest = hashlib.sha256(delivery.body.encode("utf-8", "backslashreplace")).hexdigest()
         key = f"{self.name}:rejected:{digest}"
         try:
-            if rt.idempotency.claim(key, now=rt.clock()) == "duplicate":
+            if _claim(rt, key, delivery) == "duplicate":
                 return None
         except Exception as exc:
             return exc
@@ -433,11 +439,7 @@ class EventRouter:
             )
 
         try:
-            claim = (
-                rt.idempotency.claim(key, now=rt.clock(), lock_until=delivery.deadline)
-                if delivery.deadline is not None
-                else rt.idempotency.claim(key, now=rt.clock())
-            )
+            claim = _claim(rt, key, delivery)
         except Exception as exc:
             return self._fail(rt, delivery, envelope, typed, registration.name, exc, report)
         if claim == "duplicate":
@@ -665,6 +667,13 @@ class EventRouter:
             rt.on_outcome(outcome)
         except Exception:
             log.exception("on_outcome callback failed")
+
+
+def _claim(rt: Runtime, key: str, delivery: _Delivery) -> str:
+    """Claim ``key``, locked until the invocation's deadline when it is known."""
+    if delivery.deadline is not None:
+        return rt.idempotency.claim(key, now=rt.clock(), lock_until=delivery.deadline)
+    return rt.idempotency.claim(key, now=rt.clock())
 
 
 def _deadline(context: object | None, rt: Runtime) -> datetime | None:
