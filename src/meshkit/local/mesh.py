@@ -260,6 +260,8 @@ class LocalMesh:
     (tests use small routers). ``organization_accounts``: accounts in one AWS Organization
     (RAM invitations are then not needed between them). ``lake=False`` leaves out the lake
     simulation (cross-account Lake Formation/RAM, crawler, queries) for tests of the wiring.
+    ``call_hooks``: extra botocore hooks installed on every simulated account's session (the IAM
+    parity check, meshkit.local.iam, is one).
     """
 
     def __init__(
@@ -275,6 +277,7 @@ class LocalMesh:
         start: datetime | None = None,
         lake: bool = True,
         datazone: bool = False,
+        call_hooks: Sequence[Callable[[str, boto3.session.Session], None]] = (),
     ) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9]{0,19}", name):
             raise ValueError(
@@ -316,6 +319,9 @@ class LocalMesh:
         self._datazone: Any = None
         self._central: CentralHandle | None = None
         self.delivery = Delivery(self.faults)
+        #: Extra botocore hooks on every simulated account's session (``(account, session)``),
+        #: e.g. meshkit.local.iam.IamParity.attach; registered before any client exists.
+        self._call_hooks = tuple(call_hooks)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -402,7 +408,7 @@ class LocalMesh:
         with self._lock:
             account = self._accounts.get(account_id)
             if account is None:
-                hooks = [self.accounting.attach, self.faults.attach]
+                hooks = [self.accounting.attach, *self._call_hooks, self.faults.attach]
                 if self._lake is not None:
                     hooks.append(self._lake.attach)
                 if self._datazone is not None:
