@@ -19,11 +19,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CENTRAL_GROUP_ACTIONS",
+    "DOMAIN_GROUP_ACTIONS",
+    "UNUSED_GRANT_REASONS",
     "CentralGroupActions",
+    "DomainGroupActions",
     "catalog_arns",
     "central_group_statements",
     "central_sharing_statements",
+    "domain_group_statements",
     "domain_lf_statements",
+    "unused_grant_reason",
 ]
 
 
@@ -95,6 +100,160 @@ CENTRAL_GROUP_ACTIONS: dict[str, CentralGroupActions] = {
     # Rejects misplaced events: its queues, key, idempotency table and bus only.
     "central.guard": CentralGroupActions(),
 }
+
+
+@dataclass(frozen=True)
+class DomainGroupActions:
+    """What one domain handler group calls: Glue on the domain's own catalog (resource links),
+    Glue reads on central's catalog, Lake Formation, and whether it accepts central's RAM
+    invitations."""
+
+    own_catalog: tuple[str, ...] = ()
+    central_catalog: tuple[str, ...] = ()
+    lakeformation: tuple[str, ...] = ()
+    accepts_shares: bool = False
+
+
+#: Each domain group's own list, from its handlers' boto3 calls (meshkit.handlers.producer,
+#: .consumer, .sharing, .lake; meshkit.erasure.domain; meshkit.handlers.publication). The
+#: state table, idempotency table, bus, key and (erasure) bucket come from CDK grants.
+DOMAIN_GROUP_ACTIONS: dict[str, DomainGroupActions] = {
+    # Links central's database into the domain's catalog, reads the registered tables.
+    "domain.producer": DomainGroupActions(
+        own_catalog=("glue:GetDatabase", "glue:CreateDatabase"),
+        central_catalog=("glue:GetTable",),
+        accepts_shares=True,
+    ),
+    # Links granted databases and tables, removes them on revocation, grants its principals.
+    "domain.consumer": DomainGroupActions(
+        own_catalog=(
+            "glue:GetDatabase",
+            "glue:CreateDatabase",
+            "glue:DeleteDatabase",
+            "glue:CreateTable",
+            "glue:DeleteTable",
+        ),
+        central_catalog=("glue:GetDatabase", "glue:GetTable"),
+        lakeformation=("lakeformation:GrantPermissions", "lakeformation:RevokePermissions"),
+        accepts_shares=True,
+    ),
+    # Objects, subject index and erasure key only (statements of DataDomain._grant_erasure).
+    "domain.erasure": DomainGroupActions(),
+    # State table and bus only: DataZone subscriptions become the domain's access requests.
+    "domain.publication": DomainGroupActions(),
+}
+
+#: Actions a group's role is granted that no local scenario calls, each with its reason
+#: (tests/functional/test_iam_parity.py fails on a granted, never-called action without one,
+#: and on a reason for an action a scenario does call). ``"*"``: the reason holds for every
+#: group.
+UNUSED_GRANT_REASONS: dict[str, dict[str, str]] = {
+    "*": {
+        **dict.fromkeys(
+            (
+                "sqs:ReceiveMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueUrl",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+            ),
+            "Lambda's SQS event source mapping polls and deletes with the function's role (the "
+            "local delivery loop plays it, as the mesh's own calls)",
+        ),
+        "sqs:SendMessage": "error path: a poison event goes to the group's dead-letter queue",
+        **dict.fromkeys(
+            ("logs:CreateLogStream", "logs:PutLogEvents"),
+            "Lambda writes the function's logs with its role",
+        ),
+        **dict.fromkeys(
+            (
+                "kms:Decrypt",
+                "kms:Encrypt",
+                "kms:DescribeKey",
+                "kms:GenerateDataKey*",
+                "kms:ReEncrypt*",
+            ),
+            "SQS, DynamoDB, EventBridge and S3 use the mesh key on the caller's behalf (KMS is "
+            "not evaluated locally)",
+        ),
+        **dict.fromkeys(
+            (
+                "dynamodb:BatchGetItem",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:DescribeTable",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:Query",
+                "dynamodb:Scan",
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+            ),
+            "CDK's Table.grant_read_write_data bundle on the registry/state and idempotency "
+            "tables, whose helpers (meshkit.handlers.registry) every group shares",
+        ),
+        "secretsmanager:DescribeSecret": "CDK's Secret.grant_read bundle with GetSecretValue",
+    },
+    "central.onboarding": {
+        "glue:DeleteDatabase": "deregistration (DomainDeregistrationRequested) drops the "
+        "domain's central database; not in the demo",
+        "glue:GetDatabase": "Lake Formation resolves a granted database as the grantor",
+        "lakeformation:RevokePermissions": "deregistration and deprecation revoke grants",
+        "lakeformation:DeregisterResource": "deregistration releases the domain's location",
+        "lakeformation:DescribeResource": "error path: a location already registered is "
+        "checked for its role",
+    },
+    "central.access": {},
+    "central.publication": {
+        "datazone:GetDataSource": "retry path: a data source found by name is read back",
+        "datazone:GetEnvironment": "retry path: an environment being created is read back",
+        "datazone:RejectSubscriptionRequest": "a denied or expired request is rejected in "
+        "DataZone; the demo only approves",
+        "datazone:RevokeSubscription": "revocation of a DataZone subscription; not in the demo",
+    },
+    "domain.producer": {
+        "glue:UpdateCrawler": "re-registration: an existing crawler is updated, not created",
+    },
+    "domain.consumer": {
+        "glue:DeleteTable": "revocation of single tables (the demo revokes a whole database)",
+        "glue:GetDatabase": "retry path: an existing link is read back and checked",
+        "glue:GetTable": "Glue resolves a link's target in central's catalog as the caller",
+    },
+}
+
+#: What Lake Formation needs from the grantor for cross-account grants (central_sharing_statements).
+for _group in ("central.onboarding", "central.access"):
+    UNUSED_GRANT_REASONS[_group].update(
+        dict.fromkeys(
+            (
+                "ram:CreateResourceShare",
+                "ram:UpdateResourceShare",
+                "ram:DeleteResourceShare",
+                "ram:AssociateResourceShare",
+                "ram:DisassociateResourceShare",
+                "ram:GetResourceShares",
+                "ram:AssociateResourceSharePermission",
+                "ram:GetResourceShareAssociations",
+                "ram:GetResourceShareInvitations",
+                "ram:ListResourceSharePermissions",
+                "ram:ListResources",
+                "ram:ListPermissions",
+                "organizations:DescribeOrganization",
+                "organizations:DescribeAccount",
+                "glue:PutResourcePolicy",
+                "glue:GetResourcePolicy",
+                "glue:DeleteResourcePolicy",
+            ),
+            "Lake Formation shares a cross-account grant through RAM as the grantor "
+            "(AWSLakeFormationCrossAccountManager); the lake simulation does it locally",
+        )
+    )
+
+
+def unused_grant_reason(group: str, action: str) -> str | None:
+    """Why ``group``'s role holds ``action`` although no local scenario calls it."""
+    return UNUSED_GRANT_REASONS.get(group, {}).get(action) or UNUSED_GRANT_REASONS["*"].get(action)
 
 
 def catalog_arns(scope: Construct, account: str | None = None) -> list[str]:
@@ -241,19 +400,48 @@ def membership_statements(
     ]
 
 
+def domain_group_statements(
+    scope: Construct, group: str, central_account: str
+) -> list[iam.PolicyStatement]:
+    """The catalog, Lake Formation and RAM statements of domain handler group ``group``."""
+    try:
+        actions = DOMAIN_GROUP_ACTIONS[group]
+    except KeyError:
+        raise ValueError(
+            f"no IAM action list for domain handler group {group!r}: add it to "
+            "_iam.DOMAIN_GROUP_ACTIONS"
+        ) from None
+    statements = []
+    if actions.own_catalog:
+        statements.append(
+            iam.PolicyStatement(
+                sid="OwnCatalogLinks",
+                actions=list(actions.own_catalog),
+                resources=catalog_arns(scope),
+            )
+        )
+    if actions.central_catalog:
+        statements.append(
+            iam.PolicyStatement(
+                sid="CentralCatalogRead",
+                actions=list(actions.central_catalog),
+                resources=catalog_arns(scope, central_account),
+            )
+        )
+    if actions.lakeformation:
+        statements.append(
+            iam.PolicyStatement(
+                sid="LakeFormationGrants", actions=list(actions.lakeformation), resources=["*"]
+            )
+        )
+    if actions.accepts_shares:
+        statements.extend(domain_lf_statements(central_account))
+    return statements
+
+
 def domain_lf_statements(central_account: str) -> list[iam.PolicyStatement]:
+    """Listing central's RAM invitations and accepting only those central sent."""
     return [
-        iam.PolicyStatement(
-            sid="LakeFormationGrants",
-            actions=[
-                "lakeformation:GrantPermissions",
-                "lakeformation:RevokePermissions",
-                "lakeformation:BatchGrantPermissions",
-                "lakeformation:BatchRevokePermissions",
-                "lakeformation:GetDataAccess",
-            ],
-            resources=["*"],
-        ),
         iam.PolicyStatement(
             sid="RamListInvitations",
             actions=["ram:GetResourceShareInvitations"],

@@ -737,35 +737,19 @@ class DataDomain(Construct):
         self.state.grant_read_write_data(role)
         self.idempotency.grant_read_write_data(role)
         self.bus.grant_put_events_to(role)
-        handler.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="OwnCatalogLinks",
-                actions=[
-                    "glue:GetDatabase",
-                    "glue:CreateDatabase",
-                    "glue:UpdateDatabase",
-                    "glue:DeleteDatabase",
-                    "glue:GetTable",
-                    "glue:CreateTable",
-                    "glue:UpdateTable",
-                    "glue:DeleteTable",
-                ],
-                resources=_iam.catalog_arns(self),
-            ),
-            iam.PolicyStatement(
-                sid="CentralCatalogRead",
-                actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables"],
-                resources=_iam.catalog_arns(self, self.central_account),
-            ),
-            *_iam.domain_lf_statements(self.central_account),
-        )
+        statements = _iam.domain_group_statements(self, handler.group.name, self.central_account)
+        if statements:
+            handler.add_to_role_policy(*statements)
         _nag.acknowledge_resources(role, [f"{self.state.table_arn}/index/*"], "ddb-index")
-        _nag.acknowledge_resources(
-            role,
-            [*_iam.catalog_arns(self)[1:], *_iam.catalog_arns(self, self.central_account)[1:]],
-            "glue-runtime",
-        )
-        _nag.acknowledge_resources(role, ["*"], "no-resource-level")
+        listed = _iam.DOMAIN_GROUP_ACTIONS[handler.group.name]
+        catalogs = [
+            *(_iam.catalog_arns(self)[1:] if listed.own_catalog else []),
+            *(_iam.catalog_arns(self, self.central_account)[1:] if listed.central_catalog else []),
+        ]
+        if catalogs:
+            _nag.acknowledge_resources(role, catalogs, "glue-runtime")
+        if listed.lakeformation or listed.accepts_shares:
+            _nag.acknowledge_resources(role, ["*"], "no-resource-level")
         if handler.group.name == "domain.erasure":
             self._grant_erasure(handler)
         if handler.group.name == "domain.producer" and self.crawler_role is not None:
@@ -780,7 +764,6 @@ class DataDomain(Construct):
                     actions=[
                         "glue:CreateCrawler",
                         "glue:UpdateCrawler",
-                        "glue:GetCrawler",
                         "glue:StartCrawler",
                     ],
                     resources=[crawlers],

@@ -18,7 +18,15 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-__all__ = ["Account", "AccountClients", "botocore_session", "internal_calls", "is_internal_call"]
+__all__ = [
+    "Account",
+    "AccountClients",
+    "acting_group",
+    "botocore_session",
+    "group_calls",
+    "internal_calls",
+    "is_internal_call",
+]
 
 #: The mesh's own calls (provisioning, delivery, inspection) are not the handlers': accounting
 #: and fault injection skip them.
@@ -37,6 +45,24 @@ def internal_calls() -> Iterator[None]:
         yield
     finally:
         _internal.depth -= 1
+
+
+def acting_group() -> tuple[str, str] | None:
+    """``(group, account)`` of the handler group whose invocation is running on this thread
+    (None outside a delivery): the role a call would be signed with on AWS."""
+    scope: tuple[str, str] | None = getattr(_internal, "group", None)
+    return scope
+
+
+@contextmanager
+def group_calls(group: str, account: str) -> Iterator[None]:
+    """Mark calls made inside the block as handler group ``group``'s, in ``account``."""
+    previous = getattr(_internal, "group", None)
+    _internal.group = (group, account)
+    try:
+        yield
+    finally:
+        _internal.group = previous
 
 
 # Fixed, bounded retries: the same as botocore's ``standard`` mode a Lambda would use.

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from meshkit.local.accounts import internal_calls
+from meshkit.local.accounts import group_calls, internal_calls
 
 if TYPE_CHECKING:
     from meshkit.local.accounts import Account
@@ -183,11 +183,12 @@ class Delivery:
             for m in messages
         ]
         try:
-            answer = endpoint.router.resolve(
-                {"Records": records},
-                InvocationContext.for_group(endpoint.group),
-                runtime=endpoint.runtime,
-            )
+            with group_calls(endpoint.group, endpoint.account.account_id):
+                answer = endpoint.router.resolve(
+                    {"Records": records},
+                    InvocationContext.for_group(endpoint.group),
+                    runtime=endpoint.runtime,
+                )
             failed = {
                 item["itemIdentifier"] for item in (answer or {}).get("batchItemFailures", [])
             }

@@ -279,6 +279,8 @@ class LocalMesh:
     ``CentralGovernance(permissions=...)`` deploys it: the ``central.permissions`` group, the
     file in its SSM parameter, the reconcile at ``permissions_reconcile``
     (:meth:`deploy_permissions` turns it on in a running mesh).
+    ``call_hooks``: extra botocore hooks installed on every simulated account's session (the IAM
+    parity check, meshkit.local.iam, is one).
     """
 
     def __init__(
@@ -296,6 +298,7 @@ class LocalMesh:
         datazone: bool = False,
         permissions: PersonasFile | str | os.PathLike[str] | None = None,
         permissions_reconcile: timedelta = timedelta(hours=1),
+        call_hooks: Sequence[Callable[[str, boto3.session.Session], None]] = (),
     ) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9]{0,19}", name):
             raise ValueError(
@@ -342,6 +345,9 @@ class LocalMesh:
         self._datazone: Any = None
         self._central: CentralHandle | None = None
         self.delivery = Delivery(self.faults)
+        #: Extra botocore hooks on every simulated account's session (``(account, session)``),
+        #: e.g. meshkit.local.iam.IamParity.attach; registered before any client exists.
+        self._call_hooks = tuple(call_hooks)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -435,7 +441,7 @@ class LocalMesh:
         with self._lock:
             account = self._accounts.get(account_id)
             if account is None:
-                hooks = [self.accounting.attach, self.faults.attach]
+                hooks = [self.accounting.attach, *self._call_hooks, self.faults.attach]
                 if self._lake is not None:
                     hooks.append(self._lake.attach)
                 if self._datazone is not None:

@@ -160,7 +160,12 @@ KNOWN_CONDITION_KEYS: frozenset[str] = frozenset(
         "glue:CredentialIssuingService",
         "lakeformation:EnabledOnlyForMetaDataAccess",
         "ram:AllowsExternalPrincipals",
+        "ram:PermissionArn",
         "ram:RequestedResourceType",
+        "ram:ResourceShareName",
+        "ram:ShareOwnerAccountId",
+        # IAM
+        "iam:PassedToService",
     )
 )
 
