@@ -16,6 +16,7 @@ import os
 import tempfile
 from typing import TYPE_CHECKING, Any
 
+from meshkit import topology
 from meshkit.local import iam
 
 if TYPE_CHECKING:
@@ -35,17 +36,26 @@ def synth_mesh(
     region: str,
     domains: Mapping[str, str],
     principals: Mapping[str, tuple[str, ...]],
+    personas: str | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Templates by account: CentralGovernance (DataZone on) and one DataDomain (publishing to
-    DataZone) per ``domains`` name -> account, with the consumer ``principals`` (names, as
-    ``LocalMesh.add_domain`` takes them), as the local mesh deploys them."""
+    """Templates by account: CentralGovernance (DataZone on; the ``personas`` file deployed
+    when given) and one DataDomain (publishing to DataZone) per ``domains`` name -> account,
+    with the consumer ``principals`` (names, as ``LocalMesh.add_domain`` takes them), as the
+    local mesh deploys them."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     import aws_cdk as cdk
 
-    from meshkit.constructs import CentralGovernance, DataDomain
+    from meshkit.constructs import CentralGovernance, DataDomain, PermissionsSettings
     from meshkit.constructs.datazone import DataZonePublishing, DataZoneSettings
 
-    app = cdk.App(outdir=tempfile.mkdtemp(prefix="meshkit-iam-parity-"))
+    outdir = tempfile.mkdtemp(prefix="meshkit-iam-parity-")
+    app = cdk.App(outdir=outdir)
+    permissions = None
+    if personas is not None:
+        path = os.path.join(outdir, "personas.yaml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(personas)
+        permissions = PermissionsSettings(file=path)
     env = cdk.Environment(account=central_account, region=region)
     central = cdk.Stack(app, "Central", env=env)
     CentralGovernance(
@@ -57,6 +67,7 @@ def synth_mesh(
         datazone=DataZoneSettings(
             domain_ids=[DATAZONE_PLACEHOLDER], environment_profile_id="parity"
         ),
+        permissions=permissions,
     )
     stacks = {"Central": central_account}
     for name, account in domains.items():
@@ -103,6 +114,8 @@ def local_arns(mesh: LocalMesh) -> Any:
                 "Idempotency": ddb(res.idempotency_table),
                 "ErasureKey": res.erasure_secret,
                 "LocationRole": res.location_role_arn,
+                # The personas file's parameter (Ref: its name, as the local mesh puts it).
+                "PersonasFile": topology.permissions_parameter(mesh.name),
             }
         else:
             (handle,) = [d for d in mesh.domains.values() if d.account == account]
@@ -121,8 +134,16 @@ def local_arns(mesh: LocalMesh) -> Any:
         for group, stem in _group_stems(template).items():
             wiring = res.groups.get(group)
             if wiring is not None:
-                by_stem[f"{stem}WorkQueue"] = wiring.queue_arn
-                by_stem[f"{stem}WorkDeadLetterQueue"] = wiring.dlq_arn
+                queue, dlq = wiring.queue_arn, wiring.dlq_arn
+            else:
+                # A group turned on later in the run (mesh.deploy_permissions, as a stack
+                # update): its queues will have provisioning's names.
+                queue = (
+                    f"arn:aws:sqs:{region}:{account}:{mesh.name}-{topology.group(group).env_name}"
+                )
+                dlq = f"{queue}-dlq"
+            by_stem[f"{stem}WorkQueue"] = queue
+            by_stem[f"{stem}WorkDeadLetterQueue"] = dlq
         out: dict[str, str] = {}
         for lid, resource in template["Resources"].items():
             kind = resource["Type"]
@@ -138,6 +159,8 @@ def local_arns(mesh: LocalMesh) -> Any:
             out[f"{lid}.Arn"] = value
             if kind == "AWS::SecretsManager::Secret":
                 out[lid] = value  # Ref of a secret is its ARN
+            if kind == "AWS::SSM::Parameter":
+                out[lid] = value  # Ref of a parameter is its name
         return out
 
     return table

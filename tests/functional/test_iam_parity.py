@@ -13,6 +13,7 @@ pytest.importorskip("aws_cdk", reason="the IAM parity check reads the constructs
 
 import iam_support
 
+from meshkit.handlers._common import central_database_name
 from meshkit.local import demo, iam
 from meshkit.local.accounts import group_calls
 from meshkit.local.mesh import LocalMesh
@@ -22,9 +23,8 @@ pytestmark = [pytest.mark.iam_parity, pytest.mark.slow]
 
 REGION = "us-east-1"
 DEMO_PRINCIPALS = {"sales": ("analyst",), "marketing": ("analyst",), "finance": ("controller",)}
-#: Handler groups the constructs do not deploy: the demo adds the permissions handler with
-#: ``mesh.add_handler``, as a team would (its role is the team's: MeshFunction's grants).
-TEAM_GROUPS = {"central.permissions"}
+#: Handler groups the constructs do not deploy (a team's own handlers): the demo has none.
+TEAM_GROUPS: set[str] = set()
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +36,7 @@ def demo_templates() -> dict[str, dict[str, Any]]:
         region=REGION,
         domains=demo.ACCOUNTS,
         principals=DEMO_PRINCIPALS,
+        personas=demo.PERSONAS.format(db=central_database_name("demo", "sales")),
     )
 
 
@@ -88,6 +89,7 @@ def test_every_demo_flow_passes_with_enforcement_on(
         "central.access",
         "central.erasure",
         "central.publication",
+        "central.permissions",
         "domain.producer",
         "domain.consumer",
         "domain.erasure",

@@ -212,6 +212,26 @@ UNUSED_GRANT_REASONS: dict[str, dict[str, str]] = {
         "DataZone; the demo only approves",
         "datazone:RevokeSubscription": "revocation of a DataZone subscription; not in the demo",
     },
+    "central.permissions": {
+        "glue:GetDatabase": "Lake Formation resolves a granted database as the grantor",
+        "lakeformation:BatchRevokePermissions": "drift repair (on_drift: repair) and rules "
+        "taken out of the file; the demo's persona only reports",
+        "lakeformation:CreateDataCellsFilter": "row filters (rule row_filter); the demo's "
+        "personas file has none",
+        "lakeformation:UpdateDataCellsFilter": "a row filter's expression changed in the file",
+        "lakeformation:DeleteDataCellsFilter": "a row filter the file no longer names, held "
+        "only by repairing personas",
+        "lakeformation:GetResourceLFTags": "rules by LF-tags (lf_tags); the demo's rules name "
+        "databases",
+    },
+    "central.guard": {
+        "dynamodb:PutItem": "the idempotency claim of a misplaced event; the demo sends none",
+        "events:PutEvents": "EventRejected for a misplaced event; the demo sends none",
+    },
+    "domain.guard": {
+        "dynamodb:PutItem": "the idempotency claim of a misplaced event; the demo sends none",
+        "events:PutEvents": "EventRejected for a misplaced event; the demo sends none",
+    },
     "domain.producer": {
         "glue:UpdateCrawler": "re-registration: an existing crawler is updated, not created",
     },
@@ -223,7 +243,7 @@ UNUSED_GRANT_REASONS: dict[str, dict[str, str]] = {
 }
 
 #: What Lake Formation needs from the grantor for cross-account grants (central_sharing_statements).
-for _group in ("central.onboarding", "central.access"):
+for _group in ("central.onboarding", "central.access", "central.permissions"):
     UNUSED_GRANT_REASONS[_group].update(
         dict.fromkeys(
             (
