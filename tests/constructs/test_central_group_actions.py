@@ -315,4 +315,3 @@ def test_each_group_role_holds_its_list_only(
     assert glue_lf == expected
     assert code_actions(group) <= actions
     assert all("*" not in a for a in actions)
-

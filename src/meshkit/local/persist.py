@@ -9,6 +9,9 @@ its own mesh-clock time, delivered until idle. Handlers are deterministic functi
 registry and their event, so the rebuilt mesh holds what the last command left; the mesh
 clock is then moved to the wall clock, so requests expire in real time between commands.
 
+A ``meshkit permissions apply FILE --local`` is journalled too (``kind: permissions``, the
+file as compact JSON): the rebuild applies it again at its moment, against the same catalog.
+
 The journal is ``mesh.json`` under the state directory (``--state-dir``, ``$MESHKIT_STATE_DIR``,
 default ``.meshkit/``); appends are atomic (write to a temporary file, then rename).
 """
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     from meshkit.events.base import EventDetail
+    from meshkit.governance.engine import Outcome
+    from meshkit.governance.model import PersonasFile
     from meshkit.local.mesh import LocalMesh
 
 __all__ = ["Journal", "NoLocalMeshError", "PersistedMesh", "default_state_dir", "seed_mesh"]
@@ -153,7 +158,10 @@ class PersistedMesh:
             seed_mesh(mesh)
             for entry in journal.entries:
                 _catch_up(mesh, datetime.fromisoformat(entry["at"]))
-                mesh.put_from(entry["account"], entry["event"], bus=entry["bus"])
+                if entry.get("kind") == "permissions":
+                    _apply_permissions(mesh, entry["file"])
+                else:
+                    mesh.put_from(entry["account"], entry["event"], bus=entry["bus"])
                 mesh.run_until_idle()
             _catch_up(mesh, now or datetime.now(UTC))
             mesh.run_until_idle()
@@ -194,6 +202,34 @@ class LiveMesh:
             self._journal.save(self._path)
         self.mesh.run_until_idle()
         return event_id
+
+    def permissions(self, file: PersonasFile, *, apply: bool) -> Outcome:
+        """Plan ``file`` on central's catalog, and (``apply``) apply it and journal the apply."""
+        from meshkit.governance.model import dumps_compact
+
+        text = dumps_compact(file)
+        at = self.mesh.clock()
+        outcome = _apply_permissions(self.mesh, text, apply=apply)
+        if apply and self._journal is not None and self._path is not None:
+            self._journal.entries.append(
+                {"at": at.isoformat(), "kind": "permissions", "file": text}
+            )
+            self._journal.save(self._path)
+        self.mesh.run_until_idle()
+        return outcome
+
+
+def _apply_permissions(mesh: LocalMesh, text: str, *, apply: bool = True) -> Outcome:
+    """Plan (and apply) a personas file on the mesh's central catalog, as the CLI does on AWS
+    with the caller's credentials; ``mesh_domain``/``mesh_product`` are this mesh's tag keys."""
+    from meshkit.governance.engine import apply_file, plan_file
+    from meshkit.governance.handlers import with_mesh_tag_keys
+    from meshkit.governance.model import loads
+
+    file = with_mesh_tag_keys(loads(text, fmt="json", name="journal"), mesh.name)
+    central = mesh.central
+    glue, lf = central.client("glue"), central.client("lakeformation")
+    return (apply_file if apply else plan_file)(file, glue, lf, central.account)
 
 
 def _catch_up(mesh: LocalMesh, moment: datetime) -> None:
