@@ -85,6 +85,45 @@ def test_local_plan_apply_then_nothing_left(
     assert json.loads(out)["changes"] == []
 
 
+def test_local_up_with_a_personas_file_deploys_the_group(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = str(tmp_path / "state")
+    path = tmp_path / "personas.yaml"
+    path.write_text(LOCAL_FILE)
+    # GIVEN a local mesh built with central.permissions deployed with the file
+    status, out, _ = _run(
+        capsys, "local", "up", "--state-dir", state, "--personas", str(path), "--json"
+    )
+    assert status == 0
+    assert json.loads(out)["permissions"] is True
+    # THEN the group granted the seed's product tables as their schemas arrived (inheritance):
+    # the CLI's plan of the same file finds nothing to do
+    status, out, _ = _run(
+        capsys, "permissions", "plan", str(path), "--local", "--state-dir", state, "--json"
+    )
+    assert status == 0
+    assert json.loads(out)["changes"] == []
+    # a kept mesh is not rebuilt with another file behind the user's back
+    path.write_text(LOCAL_FILE.replace("[SELECT, DESCRIBE]", "[DESCRIBE]"))
+    status, _, err = _run(capsys, "local", "up", "--state-dir", state, "--personas", str(path))
+    assert status == 2
+    assert "--fresh --personas" in err
+
+
+def test_local_up_refuses_an_invalid_personas_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "personas.yaml"
+    path.write_text(LOCAL_FILE.replace("DESCRIBE]", "DESCRIBE, READ]"))
+    status, _, err = _run(
+        capsys, "local", "up", "--state-dir", str(tmp_path / "s"), "--personas", str(path)
+    )
+    assert status == 2
+    assert "personas.yaml:8:" in err
+    assert not (tmp_path / "s" / "mesh.json").exists()
+
+
 def test_local_without_a_mesh_says_how_to_start_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

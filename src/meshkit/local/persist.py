@@ -74,6 +74,8 @@ class Journal:
     central_account: str = "111111111111"
     started: str = ""
     entries: list[dict[str, Any]] = field(default_factory=list)
+    #: The personas file central.permissions was deployed with (compact JSON), if any.
+    personas: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> Journal:
@@ -96,6 +98,7 @@ class Journal:
             central_account=data["central_account"],
             started=data["started"],
             entries=list(data["entries"]),
+            personas=data.get("personas"),
         )
 
     def save(self, path: Path) -> None:
@@ -107,6 +110,8 @@ class Journal:
             "started": self.started,
             "entries": self.entries,
         }
+        if self.personas is not None:
+            data["personas"] = self.personas
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1) + "\n")
         tmp.replace(path)
@@ -122,12 +127,22 @@ class PersistedMesh:
     def exists(self) -> bool:
         return self.path.is_file()
 
-    def up(self, *, fresh: bool = False, now: datetime | None = None) -> Journal:
-        """Create the journal (kept as it is when one exists, unless ``fresh``)."""
+    def up(
+        self, *, fresh: bool = False, now: datetime | None = None, personas: str | None = None
+    ) -> Journal:
+        """Create the journal (kept as it is when one exists, unless ``fresh``); ``personas``
+        (compact JSON) builds the mesh with ``central.permissions`` deployed with that file."""
         if self.exists() and not fresh:
-            return Journal.load(self.path)
+            journal = Journal.load(self.path)
+            if personas is not None and personas != journal.personas:
+                raise ValueError(
+                    f"the local mesh in {self.directory} was built "
+                    + ("with another personas file" if journal.personas else "without one")
+                    + ": `local up --fresh --personas FILE` builds it anew with this one"
+                )
+            return journal
         moment = (now or datetime.now(UTC)).replace(microsecond=0)
-        journal = Journal(started=moment.isoformat())
+        journal = Journal(started=moment.isoformat(), personas=personas)
         journal.save(self.path)
         return journal
 
@@ -148,11 +163,18 @@ class PersistedMesh:
 
         journal = self.journal()
         started = datetime.fromisoformat(journal.started)
+        from meshkit.governance.model import loads
+
         mesh = LocalMesh(
             name=journal.mesh,
             central_account=journal.central_account,
             start=started,
             datazone=False,
+            permissions=(
+                loads(journal.personas, fmt="json", name=str(self.path))
+                if journal.personas is not None
+                else None
+            ),
         )
         with mesh:
             seed_mesh(mesh)
