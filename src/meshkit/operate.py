@@ -612,7 +612,11 @@ def cmd_local(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     if args.action == "up":
         existed = persisted.exists() and not args.fresh
-        journal = persisted.up(fresh=args.fresh)
+        personas = _personas_text(args.personas) if args.personas else None
+        try:
+            journal = persisted.up(fresh=args.fresh, personas=personas)
+        except ValueError as exc:
+            raise _Usage(str(exc)) from exc
     else:
         journal = persisted.journal()
         existed = True
@@ -630,6 +634,7 @@ def cmd_local(args: argparse.Namespace, out: TextIO) -> int:
         "domains": domains,
         "products": products,
         "kept": existed,
+        "permissions": journal.personas is not None,
     }
     if args.json:
         out.write(json.dumps(state, indent=2) + "\n")
@@ -638,10 +643,23 @@ def cmd_local(args: argparse.Namespace, out: TextIO) -> int:
         print(
             f"local mesh {journal.mesh!r} {verb} in {persisted.directory} (since "
             f"{journal.started}, {len(journal.entries)} journalled events): domains "
-            f"{', '.join(domains)}; products {', '.join(products)}",
+            f"{', '.join(domains)}; products {', '.join(products)}"
+            + ("; central.permissions deployed with its personas file" if journal.personas else ""),
             file=out,
         )
     return 0
+
+
+def _personas_text(path: str) -> str:
+    """The personas file as the mesh keeps it (compact JSON), validated: line:column errors."""
+    from meshkit.governance.model import PersonasFileError, dumps_compact, load, parameter_tier
+
+    try:
+        text = dumps_compact(load(path))
+        parameter_tier(text, name=path)
+    except (PersonasFileError, ValueError) as exc:
+        raise _Usage(str(exc)) from exc
+    return text
 
 
 def _err(args: argparse.Namespace) -> TextIO:
@@ -821,4 +839,10 @@ def register(commands: Any, error: type[Exception]) -> None:
         sub.add_argument("--json", action="store_true")
         if name == "up":
             sub.add_argument("--fresh", action="store_true", help="start anew, journal emptied")
+            sub.add_argument(
+                "--personas",
+                default=None,
+                metavar="FILE",
+                help="build the mesh with central.permissions deployed with this personas file",
+            )
         sub.set_defaults(run=_runner(cmd_local, error))

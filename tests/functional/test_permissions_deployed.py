@@ -125,10 +125,13 @@ def test_a_file_larger_than_an_ssm_parameter_is_refused() -> None:
         for i in range(120)
     )
     big = loads("version: 1\npersonas:\n" + personas + "\n")
+    with pytest.raises(ValueError, match="8192 bytes an SSM parameter holds"):
+        LocalMesh(name="t", permissions=big)  # before anything starts
     with LocalMesh(name="t", central_account=CENTRAL, seed=1, lake=False) as mesh:
         with pytest.raises(ValueError, match="8192 bytes an SSM parameter holds"):
-            mesh.deploy_permissions(big)
+            mesh.deploy_permissions(big, reconcile=timedelta(minutes=5))
         assert "central.permissions" not in mesh.central.configs
+        assert "permissions" not in mesh.features
 
 
 @pytest.mark.parametrize("every", [timedelta(seconds=30), timedelta(seconds=90)])

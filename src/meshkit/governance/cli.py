@@ -1,7 +1,11 @@
-"""``meshkit permissions validate|plan|apply FILE``: against AWS with the caller's credentials.
+"""``meshkit permissions validate|plan|apply FILE``: against AWS with the caller's credentials, or
+against the persisted local mesh (``--local``, the mesh of ``meshkit local up``).
 
 ``validate`` needs no AWS access. ``plan`` and ``apply`` use the default boto3 session (or
 ``--profile``/``--region``) and the caller's account as the catalog unless ``--catalog-id``.
+With ``--local`` they work on the local mesh's central catalog (its mesh name gives
+``mesh_domain``/``mesh_product`` their LF-tag keys); an apply there is journalled, so the next
+command's rebuilt mesh holds its grants.
 """
 
 from __future__ import annotations
@@ -37,6 +41,16 @@ def register(commands: Any, error: type[Exception]) -> None:
                 default=None,
                 help="mesh name: mesh_domain/mesh_product in lf_tags mean its LF-tag keys",
             )
+            sub.add_argument(
+                "--local",
+                action="store_true",
+                help="the persisted local mesh (`meshkit local up`), not AWS",
+            )
+            sub.add_argument(
+                "--state-dir",
+                default=None,
+                help="the local mesh's state directory (default $MESHKIT_STATE_DIR or .meshkit)",
+            )
         sub.set_defaults(run=lambda args, out, _e=error: run(args, out, _e))
 
 
@@ -51,6 +65,8 @@ def run(args: argparse.Namespace, out: TextIO, error: type[Exception]) -> int:
         return _run(args, out, file)
     except PersonasFileError as exc:  # rules that conflict on this catalog (row filters)
         raise error(f"{args.file}: {exc}") from None
+    except _Error as exc:
+        raise error(str(exc), exc.status) from None
 
 
 def _run(args: argparse.Namespace, out: TextIO, file: Any) -> int:
@@ -58,6 +74,8 @@ def _run(args: argparse.Namespace, out: TextIO, file: Any) -> int:
         rules = sum(len(p.rules) for p in file.personas)
         print(f"{args.file}: ok ({len(file.personas)} personas, {rules} rules)", file=out)
         return 0
+    if args.local:
+        return _run_local(args, out, file)
     import boto3
 
     from meshkit.governance.engine import apply_file, plan_file
@@ -71,6 +89,35 @@ def _run(args: argparse.Namespace, out: TextIO, file: Any) -> int:
     glue, lf = session.client("glue"), session.client("lakeformation")
     outcome = (plan_file if args.action == "plan" else apply_file)(file, glue, lf, account)
     return report(outcome, out, as_json=args.json)
+
+
+#: ``meshkit`` exits with this when there is no local mesh (as the operator's verbs do).
+EXIT_NO_MESH = 5
+
+
+def _run_local(args: argparse.Namespace, out: TextIO, file: Any) -> int:
+    from meshkit.local.persist import NoLocalMeshError, PersistedMesh
+
+    if args.profile or args.region or args.catalog_id:
+        raise _Error("--local works on the local mesh: --profile, --region, --catalog-id are AWS's")
+    persisted = PersistedMesh(args.state_dir)
+    try:
+        journal = persisted.journal()
+        if args.mesh and args.mesh != journal.mesh:
+            raise _Error(f"--mesh {args.mesh}: the local mesh is {journal.mesh!r}")
+        with persisted.open() as live:
+            outcome = live.permissions(file, apply=args.action == "apply")
+    except NoLocalMeshError as exc:
+        raise _Error(str(exc), EXIT_NO_MESH) from exc
+    return report(outcome, out, as_json=args.json)
+
+
+class _Error(Exception):
+    """A usage or state error of the local path (the runner turns it into the CLI's error)."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def report(outcome: Any, out: TextIO, *, as_json: bool) -> int:

@@ -341,6 +341,9 @@ class LocalMesh:
         self._personas = _personas(permissions) if permissions is not None else None
         self._reconcile = _reconcile_rate(permissions_reconcile)
         if self._personas is not None:
+            from meshkit.governance.model import dumps_compact, parameter_tier
+
+            parameter_tier(dumps_compact(self._personas))  # what SSM cannot hold, refused now
             self.features += ("permissions",)
         self._datazone: Any = None
         self._central: CentralHandle | None = None
@@ -517,11 +520,10 @@ class LocalMesh:
         self._running()
         assert self._central is not None
         personas = _personas(file)
+        rate = _reconcile_rate(reconcile) if reconcile is not None else self._reconcile
         central = self._account(self.central_account)
-        if reconcile is not None:
-            self._reconcile = _reconcile_rate(reconcile)
-        self._put_personas(central, personas)
-        self._personas = personas
+        self._put_personas(central, personas)  # refuses a file SSM cannot hold: nothing changed
+        self._personas, self._reconcile = personas, rate
         name = "central.permissions"
         resources = self._central.resources
         if name in resources.groups:

@@ -9,6 +9,9 @@ its own mesh-clock time, delivered until idle. Handlers are deterministic functi
 registry and their event, so the rebuilt mesh holds what the last command left; the mesh
 clock is then moved to the wall clock, so requests expire in real time between commands.
 
+A ``meshkit permissions apply FILE --local`` is journalled too (``kind: permissions``, the
+file as compact JSON): the rebuild applies it again at its moment, against the same catalog.
+
 The journal is ``mesh.json`` under the state directory (``--state-dir``, ``$MESHKIT_STATE_DIR``,
 default ``.meshkit/``); appends are atomic (write to a temporary file, then rename).
 """
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     from meshkit.events.base import EventDetail
+    from meshkit.governance.engine import Outcome
+    from meshkit.governance.model import PersonasFile
     from meshkit.local.mesh import LocalMesh
 
 __all__ = ["Journal", "NoLocalMeshError", "PersistedMesh", "default_state_dir", "seed_mesh"]
@@ -69,6 +74,8 @@ class Journal:
     central_account: str = "111111111111"
     started: str = ""
     entries: list[dict[str, Any]] = field(default_factory=list)
+    #: The personas file central.permissions was deployed with (compact JSON), if any.
+    personas: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> Journal:
@@ -91,6 +98,7 @@ class Journal:
             central_account=data["central_account"],
             started=data["started"],
             entries=list(data["entries"]),
+            personas=data.get("personas"),
         )
 
     def save(self, path: Path) -> None:
@@ -102,6 +110,8 @@ class Journal:
             "started": self.started,
             "entries": self.entries,
         }
+        if self.personas is not None:
+            data["personas"] = self.personas
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1) + "\n")
         tmp.replace(path)
@@ -117,12 +127,22 @@ class PersistedMesh:
     def exists(self) -> bool:
         return self.path.is_file()
 
-    def up(self, *, fresh: bool = False, now: datetime | None = None) -> Journal:
-        """Create the journal (kept as it is when one exists, unless ``fresh``)."""
+    def up(
+        self, *, fresh: bool = False, now: datetime | None = None, personas: str | None = None
+    ) -> Journal:
+        """Create the journal (kept as it is when one exists, unless ``fresh``); ``personas``
+        (compact JSON) builds the mesh with ``central.permissions`` deployed with that file."""
         if self.exists() and not fresh:
-            return Journal.load(self.path)
+            journal = Journal.load(self.path)
+            if personas is not None and personas != journal.personas:
+                raise ValueError(
+                    f"the local mesh in {self.directory} was built "
+                    + ("with another personas file" if journal.personas else "without one")
+                    + ": `local up --fresh --personas FILE` builds it anew with this one"
+                )
+            return journal
         moment = (now or datetime.now(UTC)).replace(microsecond=0)
-        journal = Journal(started=moment.isoformat())
+        journal = Journal(started=moment.isoformat(), personas=personas)
         journal.save(self.path)
         return journal
 
@@ -143,17 +163,27 @@ class PersistedMesh:
 
         journal = self.journal()
         started = datetime.fromisoformat(journal.started)
+        from meshkit.governance.model import loads
+
         mesh = LocalMesh(
             name=journal.mesh,
             central_account=journal.central_account,
             start=started,
             datazone=False,
+            permissions=(
+                loads(journal.personas, fmt="json", name=str(self.path))
+                if journal.personas is not None
+                else None
+            ),
         )
         with mesh:
             seed_mesh(mesh)
             for entry in journal.entries:
                 _catch_up(mesh, datetime.fromisoformat(entry["at"]))
-                mesh.put_from(entry["account"], entry["event"], bus=entry["bus"])
+                if entry.get("kind") == "permissions":
+                    _apply_permissions(mesh, entry["file"])
+                else:
+                    mesh.put_from(entry["account"], entry["event"], bus=entry["bus"])
                 mesh.run_until_idle()
             _catch_up(mesh, now or datetime.now(UTC))
             mesh.run_until_idle()
@@ -194,6 +224,34 @@ class LiveMesh:
             self._journal.save(self._path)
         self.mesh.run_until_idle()
         return event_id
+
+    def permissions(self, file: PersonasFile, *, apply: bool) -> Outcome:
+        """Plan ``file`` on central's catalog, and (``apply``) apply it and journal the apply."""
+        from meshkit.governance.model import dumps_compact
+
+        text = dumps_compact(file)
+        at = self.mesh.clock()
+        outcome = _apply_permissions(self.mesh, text, apply=apply)
+        if apply and self._journal is not None and self._path is not None:
+            self._journal.entries.append(
+                {"at": at.isoformat(), "kind": "permissions", "file": text}
+            )
+            self._journal.save(self._path)
+        self.mesh.run_until_idle()
+        return outcome
+
+
+def _apply_permissions(mesh: LocalMesh, text: str, *, apply: bool = True) -> Outcome:
+    """Plan (and apply) a personas file on the mesh's central catalog, as the CLI does on AWS
+    with the caller's credentials; ``mesh_domain``/``mesh_product`` are this mesh's tag keys."""
+    from meshkit.governance.engine import apply_file, plan_file
+    from meshkit.governance.handlers import with_mesh_tag_keys
+    from meshkit.governance.model import loads
+
+    file = with_mesh_tag_keys(loads(text, fmt="json", name="journal"), mesh.name)
+    central = mesh.central
+    glue, lf = central.client("glue"), central.client("lakeformation")
+    return (apply_file if apply else plan_file)(file, glue, lf, central.account)
 
 
 def _catch_up(mesh: LocalMesh, moment: datetime) -> None:
