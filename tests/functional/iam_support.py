@@ -123,6 +123,12 @@ def local_arns(mesh: LocalMesh) -> Any:
             if wiring is not None:
                 by_stem[f"{stem}WorkQueue"] = wiring.queue_arn
                 by_stem[f"{stem}WorkDeadLetterQueue"] = wiring.dlq_arn
+            else:
+                # A group this mesh does not deploy (DataZone off): its role is never used.
+                for queue in ("WorkQueue", "WorkDeadLetterQueue"):
+                    by_stem[f"{stem}{queue}"] = (
+                        f"arn:aws:sqs:{region}:{account}:not-deployed-{stem}{queue}"
+                    )
         out: dict[str, str] = {}
         for lid, resource in template["Resources"].items():
             kind = resource["Type"]
@@ -144,8 +150,15 @@ def local_arns(mesh: LocalMesh) -> Any:
 
 
 def rewrite(mesh: LocalMesh) -> Any:
-    """Replaces the synthesized DataZone placeholder by the running mesh's domain id."""
-    return lambda value: value.replace(DATAZONE_PLACEHOLDER, mesh.datazone_domain_id)
+    """Replaces the synthesized DataZone placeholder by the running mesh's domain id (a mesh
+    without DataZone keeps it: no call names that domain)."""
+
+    def replace(value: str) -> str:
+        if "datazone" not in mesh.features:
+            return value
+        return value.replace(DATAZONE_PLACEHOLDER, mesh.datazone_domain_id)
+
+    return replace
 
 
 def bucket_owner(mesh: LocalMesh) -> Any:
