@@ -73,6 +73,7 @@ bench: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/meshkit events export events/schemas
 	$(BIN)/python -m meshkit.docgen events docs/events.md
+	$(BIN)/python -m meshkit.docgen trust docs/trust.md
 
 # Synthesize the example apps (cdk-nag AwsSolutions runs as a validation plugin: an
 # unacknowledged finding fails the synth) into examples/*/cdk.out/.

@@ -139,9 +139,13 @@ def cmd_events_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_events_export(args: argparse.Namespace, out: TextIO) -> int:
-    from meshkit.events.schema import export
+    from meshkit.events.schema import SchemaProblem, export, models_of
 
-    paths = export(args.directory)
+    try:
+        models = [m for name in args.module for m in models_of(name)]
+        paths = export(args.directory, models)
+    except (ImportError, SchemaProblem) as exc:
+        raise CliError(str(exc)) from exc
     print(f"wrote {len(paths)} schemas to {args.directory}", file=out)
     return 0
 
@@ -192,6 +196,14 @@ def _parser() -> argparse.ArgumentParser:
     show.set_defaults(run=cmd_events_show)
     export = actions.add_parser("export", help="write the draft-04 JSON Schemas to a directory")
     export.add_argument("directory", metavar="DIR", help="e.g. events/schemas")
+    export.add_argument(
+        "--module",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="also a team's events: the models and routers of MODULE (repeatable), "
+        "e.g. myteam.events",
+    )
     export.set_defaults(run=cmd_events_export)
 
     demo = commands.add_parser("demo", help="run every mesh flow in a local mesh (moto)")

@@ -10,6 +10,11 @@ EventBridge patterns (derived from the event classes) of every rule:
   one rule per domain group (events sent by central);
 * on each account's **default bus**: AWS service events (crawler state changes and the storage
   bucket's S3 object events in domains, the schedule that sweeps expiries in central);
+* a *guard* rule on every mesh bus (derived from ``meshkit.trust``): the meshkit events that
+  have no business on that bus from their sender (a central-only event put on a domain bus, or
+  on central's by a domain; a domain's event put on central's bus by central; anything a third
+  account puts on a domain bus), to a group that rejects them visibly (``EventRejected`` and
+  the dead-letter queue with the reason) instead of letting them match no rule;
 * *operator* rules on the central bus for the events people send (``ErasureRequested``,
   ``ErasureApproved``, ``ErasureCancelled``): accepted from any sender, central included, the
   handler checking the sender against the mesh's erasure requesters and approvers; and *own*
@@ -25,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from meshkit import trust
 from meshkit.events import access, domains, erasure, operations, products, publication
 from meshkit.events.aws import (
     DATAZONE_EVENTS,
@@ -63,6 +69,7 @@ __all__ = [
     "dropzone_pattern",
     "forward_pattern",
     "groups_for",
+    "guard_pattern",
     "operator_pattern",
     "own_pattern",
     "pattern_for",
@@ -109,6 +116,9 @@ class HandlerGroup:
     needs_pyarrow: bool = False
     #: A group deployed only when its feature is turned on (``"datazone"``); None: always.
     feature: str | None = None
+    #: The group's one rule is its bus's guard (:func:`guard_pattern`); it rejects every event
+    #: it receives (dead letter and ``EventRejected``, the reason from ``meshkit.trust``).
+    guard: bool = False
 
     @property
     def env_name(self) -> str:
@@ -221,6 +231,21 @@ GROUPS: tuple[HandlerGroup, ...] = (
         memory_mb=ERASURE_MEMORY_MB,
         timeout_seconds=ERASURE_TIMEOUT_SECONDS,
         needs_pyarrow=True,
+    ),
+    # The guards: one rule per mesh bus (guard_pattern) taking what has no business there.
+    HandlerGroup(
+        name="central.guard",
+        role="central",
+        router="meshkit.handlers.guard:central",
+        events=(),
+        guard=True,
+    ),
+    HandlerGroup(
+        name="domain.guard",
+        role="domain",
+        router="meshkit.handlers.guard:domain",
+        events=(),
+        guard=True,
     ),
 )
 
@@ -481,3 +506,28 @@ def dropzone_pattern(*, bucket: str) -> dict[str, Any]:
 def schedule_pattern() -> dict[str, Any]:
     """The central sweep is a schedule rule; locally its events carry this shape."""
     return pattern_for((ScheduledEvent,))
+
+
+def guard_pattern(role: Role, *, central_account: str, account: str) -> dict[str, Any]:
+    """The guard rule of ``account``'s mesh bus: meshkit events with no business there.
+
+    It matches every event of a ``meshkit.*`` source whose detail type the trust table does not
+    let in from its sender (``meshkit.trust.accepted_types``): on central's bus, from central
+    and from any other account; on a domain's bus, from central, from the domain's own
+    account, and anything from a third account. Detail types the catalogue does not know are
+    matched too (``anything-but``): the guard group rejects them as unknown. Every other rule
+    of the bus takes only what the table lets in, so the guard never takes an event another
+    group consumes (``tests/unit/test_trust.py`` checks this against every rule).
+    """
+    from_central, from_other = trust.accepted_types(role)
+    others: list[Any] = [{"anything-but": central_account}] if role == "central" else [account]
+    branches: list[dict[str, Any]] = []
+    for accounts, accepted in (([central_account], from_central), (others, from_other)):
+        branch: dict[str, Any] = {"account": accounts}
+        if accepted:
+            branch["detail-type"] = [{"anything-but": list(accepted)}]
+        branches.append(branch)
+    if role == "domain":
+        # Nobody but central (its subscription rule) and the domain itself puts on its bus.
+        branches.append({"account": [{"anything-but": sorted({central_account, account})}]})
+    return {"source": [{"prefix": trust.MESH_SOURCE_PREFIX}], "$or": branches}

@@ -4,8 +4,11 @@ The only sender identity a handler trusts is the envelope's ``account`` (EventBr
 keeps it across a bus-to-bus hop); detail fields are claims. ``TABLE`` says, per event type
 (``source/detail-type``), on which bus it must arrive and which kind of account may send it
 there. Handlers check the sender with :func:`check` (``meshkit.handlers._common.require_sender``
-wraps it for a handler context); ``tests/unit/test_trust.py`` holds the table against the
-catalogue and ``meshkit.topology``.
+wraps it for a handler context), the guard rules of ``meshkit.topology`` reject what arrives
+on a bus where it has no business, ``docs/trust.md`` is generated from it
+(``python -m meshkit.docgen trust docs/trust.md``), ``tests/unit/test_trust.py`` holds it
+against the catalogue and every rule of the topology, and ``tests/functional/test_trust_matrix.py``
+sends every event type from every kind of account.
 
 This module imports nothing but the standard library: it ships to Lambda with the handlers.
 """
@@ -21,11 +24,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DOMAIN_PARTIES",
+    "MESH_SOURCE_PREFIX",
     "TABLE",
     "Bus",
     "Party",
     "Route",
     "Rule",
+    "accepted_types",
     "allowed_on",
     "check",
     "describe",
@@ -63,6 +68,9 @@ class Party(StrEnum):
     #: Any account of the mesh (central or a member): operational reports.
     ANY_MEMBER = "any member"
 
+
+#: Every meshkit event's source starts with this (AWS service events start with ``aws.``).
+MESH_SOURCE_PREFIX = "meshkit."
 
 #: Parties that are domain accounts: their events reach central through the domain's forward
 #: rule (or a PutEvents to the central bus).
@@ -402,6 +410,13 @@ _RULES: tuple[Rule, ...] = (
         "report a crawler state",
         "the domain's own crawler",
     ),
+    Rule(
+        "aws.glue",
+        "Glue Data Catalog Database State Change",
+        (_r("default", A),),
+        "report a catalog change",
+        "the account's own Glue Data Catalog",
+    ),
     Rule("aws.s3", "Object Created", (_r("default", A),), "report an object", "the own bucket"),
     Rule("aws.s3", "Object Deleted", (_r("default", A),), "report an object", "the own bucket"),
     Rule(
@@ -467,6 +482,29 @@ def allowed_on(r: Rule, bus: Bus) -> tuple[bool, bool]:
     if bus == "domain":
         return Party.CENTRAL in parties, Party.SELF in parties or forwarded(r)
     return False, False
+
+
+def accepted_types(bus: Bus) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The detail types of meshkit's events that may arrive on mesh bus ``bus`` from (central,
+    another account), sorted: what :func:`allowed_on` lets in, for the bus's guard rule.
+
+    Raises ValueError when two meshkit sources share a detail type: a guard matching detail
+    types alone would then let one through for the other.
+    """
+    if bus == "default":
+        raise ValueError("the default bus carries AWS service events; it has no guard")
+    mesh = [r for r in TABLE.values() if r.source.startswith(MESH_SOURCE_PREFIX)]
+    seen: dict[str, str] = {}
+    for r in mesh:
+        other = seen.setdefault(r.detail_type, r.source)
+        if other != r.source:
+            raise ValueError(
+                f"detail type {r.detail_type} is used by {other} and {r.source}; give meshkit "
+                "events unique detail types (the guard rules match detail types)"
+            )
+    from_central = sorted(r.detail_type for r in mesh if allowed_on(r, bus)[0])
+    from_other = sorted(r.detail_type for r in mesh if allowed_on(r, bus)[1])
+    return tuple(from_central), tuple(from_other)
 
 
 def describe(parties: Collection[Party]) -> str:

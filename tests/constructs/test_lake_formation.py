@@ -183,9 +183,11 @@ def test_data_lake_admins_are_a_merging_custom_resource(stacks: dict[str, dict[s
         template = stacks[name]
         (resource,) = _of_type(template, "AWS::CloudFormation::CustomResource").values()
         admins = resource["Properties"]["Admins"]
-        # every handler role of the stack, by reference
+        # every handler role of the stack but the guard's (it never acts in Lake Formation)
         handler_roles = [a["Fn::GetAtt"][0] for a in admins if not isinstance(a, str)]
         assert len(handler_roles) == 3  # one per handler group (onboarding/access, erasure)
+        assert not [r for r in handler_roles if "Guard" in r]
+        assert [r for r in _of_type(template, "AWS::IAM::Role") if "GuardRole" in r]
         assert all(r in _of_type(template, "AWS::IAM::Role") for r in handler_roles)
         functions = _of_type(template, "AWS::Lambda::Function")
         (function,) = [

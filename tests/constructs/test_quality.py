@@ -107,7 +107,7 @@ def test_example_synthesizes_nag_and_lint_clean(example: str, tmp_path: Path) ->
             for r in template["Resources"].values()
             if r["Type"] == "AWS::Lambda::EventSourceMapping"
         ]
-        assert len(mappings) == 4  # three handler groups and the custom handler
+        assert len(mappings) == 5  # four handler groups (the guard too) and the custom one
         # The team function (notify/app.py, a router): its code beside meshkit's, the
         # pydantic layer, and the MESHKIT_* environment with its own setting.
         [team] = [

@@ -12,12 +12,14 @@ import pytest
 from meshkit.runtime.config import MeshConfig
 
 CENTRAL, SALES = "111111111111", "222222222222"
+OWN_LAYER = f"arn:aws:lambda:eu-west-1:{CENTRAL}:layer:team-pydantic:3"
 TEAM_CODE = Path(__file__).resolve().parents[2] / "examples" / "domain" / "notify"
 
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
     from aws_cdk import aws_lambda as lambda_
     from aws_cdk import aws_sns as sns
     from cdk_nag import AwsSolutionsChecks
@@ -54,6 +56,31 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     loose = MeshFunction(stack, "Loose", mesh=domain, entry=TEAM_CODE)
     loose.add_event_source(MeshEventSource(domain, [DomainRegistered], any_sender=True))
+    # A function the team built itself: environment, layer and grants are added, code is its own.
+    plain_role = iam.Role(
+        stack, "PlainRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+    )
+    plain = lambda_.Function(
+        stack,
+        "Plain",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="app.handler",
+        code=lambda_.Code.from_asset(str(TEAM_CODE)),
+        role=plain_role,
+    )
+    cdk.Validations.of(plain).acknowledge(
+        cdk.Acknowledgment(
+            id="AwsSolutions-L1", reason="Python 3.13: the newest runtime of the Powertools layer"
+        )
+    )
+    for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+        cdk.Validations.of(plain_role).acknowledge(
+            cdk.Acknowledgment(
+                id=f"AwsSolutions-IAM5[Action::{action}]",
+                reason="CDK's grant on the KMS-encrypted queue and table of the mesh's one key",
+            )
+        )
+    domain.add_handler(AccessRequested, plain, id="PlainRequested", settings={"team_x": 1})
     imported = lambda_.Function.from_function_arn(
         stack, "Imported", f"arn:aws:lambda:eu-west-1:{SALES}:function:theirs"
     )
@@ -62,8 +89,14 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     central_stack = cdk.Stack(
         app, "Central", env=cdk.Environment(account=CENTRAL, region="eu-west-1")
     )
+    # The construct's own dependencies layer reaches team functions too.
+    own_layer = lambda_.LayerVersion.from_layer_version_arn(central_stack, "OwnLayer", OWN_LAYER)
     central = CentralGovernance(
-        central_stack, "Governance", mesh_name="demo", member_accounts=[SALES]
+        central_stack,
+        "Governance",
+        mesh_name="demo",
+        member_accounts=[SALES],
+        dependencies_layer=own_layer,
     )
     audit = MeshFunction(
         central_stack, "Audit", mesh=central, entry=TEAM_CODE, settings={"team_audit": True}
@@ -186,6 +219,27 @@ def test_central_emitted_events_are_matched_from_central_only(synth: dict[str, A
     assert [r["EventPattern"].get("account") for r in loose] == [None]
 
 
+def test_a_plain_function_gets_environment_layer_and_grants(synth: dict[str, Any]) -> None:
+    fn = _functions(synth["domain"], "Plain")
+    variables = fn["Environment"]["Variables"]
+    assert variables["MESHKIT_ROLE"] == "domain"
+    assert variables["MESHKIT_DLQ_URL"]["Ref"].startswith("DomainPlainRequestedWorkDeadLetter")
+    assert '\\"team_x\\":1' in json.dumps(variables["MESHKIT_SETTINGS"])
+    # the layer of the function's own architecture (x86_64, CDK's default)
+    assert [layer.split(":")[6] for layer in fn["Layers"]] == [
+        "AWSLambdaPowertoolsPythonV3-python313-x86_64"
+    ]
+    [policy] = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for k, r in synth["domain"]["Resources"].items()
+        if r["Type"] == "AWS::IAM::Policy" and k.startswith("PlainRole")
+    ]
+    actions = {
+        a for s in policy for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert {"dynamodb:PutItem", "events:PutEvents", "sqs:SendMessage"} <= actions
+
+
 def test_imported_function_is_warned_about(synth: dict[str, Any]) -> None:
     [warning] = [w for w in synth["warnings"] if "meshkit cannot" in w]
     assert "MESHKIT_DLQ_URL" in str(warning)
@@ -201,6 +255,7 @@ def test_central_add_handler_settings_reach_the_function(synth: dict[str, Any]) 
     assert settings["team_level"] == 2
     assert settings["domain_accounts"] == {}
     assert variables["MESHKIT_ROLE"] == "central"
+    assert _functions(synth["central"], "Audit")["Layers"] == [OWN_LAYER]
 
 
 def test_cfn_lint_clean(synth: dict[str, Any], tmp_path: Path) -> None:

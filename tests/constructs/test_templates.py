@@ -73,14 +73,16 @@ def test_tables_kms_pitr_ttl(which: str, request: pytest.FixtureRequest) -> None
 def test_queues_encrypted_with_dlq_and_tls_only(which: str, request: pytest.FixtureRequest) -> None:
     template = request.getfixturevalue(which)
     queues = _of_type(template, "AWS::SQS::Queue")
-    # three groups: queue + DLQ each; the rule targets' dead letters (central: also those of
-    # the domains' subscription rules)
+    # every group (the guard included): queue + DLQ each; the rule targets' dead letters
+    # (central: also those of the domains' subscription rules)
+    groups = len(topology.groups_for(which, ()))  # type: ignore[arg-type]
+    assert groups == 4
     delivery = 2 if which == "central" else 1
-    assert len(queues) == 6 + delivery
+    assert len(queues) == 2 * groups + delivery
     for queue in queues.values():
         assert "KmsMasterKeyId" in queue["Properties"]
     work = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
-    assert len(work) == 3
+    assert len(work) == groups
     assert all(q["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5 for q in work)
     policies = _of_type(template, "AWS::SQS::QueuePolicy").values()
     denies = [
@@ -90,7 +92,7 @@ def test_queues_encrypted_with_dlq_and_tls_only(which: str, request: pytest.Fixt
         if s["Effect"] == "Deny"
         and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
     ]
-    assert len(denies) == 6 + delivery
+    assert len(denies) == 2 * groups + delivery
 
 
 @pytest.mark.parametrize("which", ["central", "domain"])
@@ -122,7 +124,8 @@ def test_functions_event_sources_alarms(which: str, request: pytest.FixtureReque
             },
         },
     )
-    t.resource_count_is("AWS::Lambda::EventSourceMapping", 3)
+    groups = len(topology.groups_for(which, ()))  # type: ignore[arg-type]
+    t.resource_count_is("AWS::Lambda::EventSourceMapping", groups)
     t.all_resources_properties(
         "AWS::Lambda::EventSourceMapping",
         {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 10},
@@ -131,7 +134,10 @@ def test_functions_event_sources_alarms(which: str, request: pytest.FixtureReque
     alarms = _of_type(request.getfixturevalue(which), "AWS::CloudWatch::Alarm")
     metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
     delivery = 2 if which == "central" else 1
-    assert metrics == ["ApproximateNumberOfMessagesVisible"] * (3 + delivery) + ["Errors"] * 3
+    assert (
+        metrics
+        == ["ApproximateNumberOfMessagesVisible"] * (groups + delivery) + ["Errors"] * groups
+    )
 
 
 @pytest.mark.parametrize("which", ["central", "domain"])
@@ -205,6 +211,12 @@ def test_groups_are_those_of_topology(central: dict[str, Any], domain: dict[str,
 def test_central_rules_equal_topology(central: dict[str, Any]) -> None:
     patterns = _rule_patterns(central)
     for group in topology.groups_for("central", ()):
+        if group.guard:
+            guard = topology.guard_pattern(
+                "central", central_account=CENTRAL_ACCOUNT, account=CENTRAL_ACCOUNT
+            )
+            assert guard in patterns
+            continue
         assert topology.central_group_pattern(group, central_account=CENTRAL_ACCOUNT) in patterns
         if group.operator_events:
             # people's events (erasure) from any sender, central included: the handler checks
@@ -294,7 +306,7 @@ def test_central_bus_name_and_archive(central: dict[str, Any]) -> None:
 
 
 def test_schema_registry_holds_every_schema_file(central: dict[str, Any]) -> None:
-    files = {p.stem: json.loads(p.read_text()) for p in SCHEMAS_DIR.glob("*.json")}
+    files = {p.stem: json.loads(p.read_text()) for p in SCHEMAS_DIR.glob("*@*.json")}
     assert files, f"{SCHEMAS_DIR} holds no schemas: run make schemas"
     Template.from_json(central).resource_count_is("AWS::EventSchemas::Registry", 1)
     schemas = {
@@ -314,6 +326,12 @@ def test_schema_registry_holds_every_schema_file(central: dict[str, Any]) -> Non
 def test_domain_rules_equal_topology(domain: dict[str, Any]) -> None:
     patterns = _rule_patterns(domain)
     for group in topology.groups_for("domain", ()):
+        if group.guard:
+            guard = topology.guard_pattern(
+                "domain", central_account=CENTRAL_ACCOUNT, account=DOMAIN_ACCOUNT
+            )
+            assert guard in patterns
+            continue
         assert topology.domain_group_pattern(group, central_account=CENTRAL_ACCOUNT) in patterns
     assert topology.forward_pattern(domain_account=DOMAIN_ACCOUNT) in patterns
     assert topology.crawler_pattern(mesh="demo", domain="sales") in patterns
@@ -336,7 +354,7 @@ def test_domain_rules_equal_topology(domain: dict[str, Any]) -> None:
             },
         }
     ]
-    assert len(patterns) == 8
+    assert len(patterns) == 9
 
 
 def test_subscription_rule_lives_on_central_bus(domain: dict[str, Any]) -> None:
@@ -438,3 +456,34 @@ def test_ram_accept_only_central_invitations(domain: dict[str, Any]) -> None:
     for st in statements:
         assert st["Action"] == "ram:AcceptResourceShareInvitation"
         assert st["Condition"] == {"StringEquals": {"ram:ShareOwnerAccountId": CENTRAL_ACCOUNT}}
+
+
+@pytest.mark.parametrize("which", ["central", "domain"])
+def test_guard_reads_and_changes_nothing(which: str, request: pytest.FixtureRequest) -> None:
+    """The guard group's role: its logs, queues and key, its idempotency table, PutEvents on its
+    own bus; no registry or state table, catalog, Lake Formation, RAM or S3."""
+    template = request.getfixturevalue(which)
+    (role,) = (k for k in _of_type(template, "AWS::IAM::Role") if "GuardRole" in k)
+    statements = [
+        s
+        for p in _of_type(template, "AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    actions = {
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert {a.split(":")[0] for a in actions} == {"logs", "sqs", "kms", "dynamodb", "events"}
+    assert {a for a in actions if a.startswith("events:")} == {"events:PutEvents"}
+    tables = {
+        json.dumps(s["Resource"])
+        for s in statements
+        if any(a.startswith("dynamodb:") for a in s["Action"])
+    }
+    assert tables
+    assert all("Idempotency" in t for t in tables), tables
+    # not among the roles the stack offers as Lake Formation admins (test_lake_formation
+    # checks the admins custom resource)
+    assert role not in json.dumps(template.get("Outputs", {}))

@@ -46,7 +46,8 @@ class Recorder:
     behaviour: dict[str, Callable[[Any, HandlerContext], Any]] = field(default_factory=dict)
 
     def routers(self) -> dict[str, EventRouter]:
-        return {g.name: self._router(g) for g in topology.GROUPS}
+        # The guard groups keep their own router: they reject whatever reaches them.
+        return {g.name: self._router(g) for g in topology.GROUPS if not g.guard}
 
     def _router(self, g: topology.HandlerGroup) -> EventRouter:
         router = EventRouter(g.name)

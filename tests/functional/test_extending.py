@@ -16,6 +16,7 @@ from meshkit.events import AccessGranted, AccessRequested, ProductRegistrationRe
 from meshkit.local.mesh import LocalMesh
 from meshkit.local.sample_data import daily_revenue_csv
 from meshkit.runtime.router import EventRouter
+from meshkit.testing import sample
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -141,8 +142,7 @@ def test_a_look_alike_from_another_account_never_reaches_the_handler() -> None:
         mesh.add_handler("marketing", [AccessGranted], loose, any_sender=True)
         mesh.run_until_idle()
         # GIVEN marketing itself puts an AccessGranted on its bus (only central sends those)
-        sample = json.loads((ROOT / "tests" / "events" / "AccessGranted.valid.json").read_text())
-        marketing.put(AccessGranted.model_validate(sample["detail"]))
+        marketing.put(sample(AccessGranted))
         mesh.run_until_idle()
     # THEN the rule (from central's account only) does not match it; the opt-out one does
     assert calls == []
@@ -174,3 +174,29 @@ def test_every_local_configuration_is_what_a_function_environment_carries() -> N
     assert len(configs) > 5
     for config in configs:
         assert MeshConfig.from_env(config.to_env()) == config
+
+
+def test_the_local_mesh_locks_a_claim_until_the_groups_timeout() -> None:
+    """The local mesh hands routers a Lambda-like context: the lock ends with the invocation."""
+    import math
+
+    locks: list[tuple[int, float]] = []
+    router = EventRouter("marketing.locks")
+
+    @router.on(AccessGranted)
+    def look(event: AccessGranted, ctx: HandlerContext) -> None:
+        item = ctx.client("dynamodb").get_item(
+            TableName=ctx.config.idempotency_table,
+            Key={"id": {"S": f"marketing.locks:look:{ctx.envelope.id}"}},
+        )["Item"]
+        locks.append((int(item["lock_expires_epoch"]["N"]), ctx.now().timestamp()))
+
+    with LocalMesh(name="dev", central_account="111111111111") as mesh:
+        mesh.add_domain("marketing", account="333333333333")
+        mesh.add_handler("marketing", [AccessGranted], router)
+        mesh.central.put(sample(AccessGranted))
+        mesh.run_until_idle()
+    [(lock, now)] = locks
+    # A team group: the constructs' 60 s timeout from the delivery (the mesh clock runs on wall
+    # time, so the handler reads it a moment later), not the 15 minutes without a context.
+    assert now + 55 <= lock <= math.ceil(now + 60)

@@ -61,6 +61,11 @@ def test_central_rules_are_exactly_the_topology(two_domains: LocalMesh) -> None:
     archive_rules = {n for n in rules if n.startswith("Events-Archive-")}
     assert set(rules) - archive_rules == expected
     for g in topology.groups_for("central", two_domains.features):
+        if g.guard:
+            assert _pattern(rules[f"t-{g.env_name}"]) == topology.guard_pattern(
+                "central", central_account=CENTRAL, account=CENTRAL
+            )
+            continue
         assert _pattern(rules[f"t-{g.env_name}"]) == topology.central_group_pattern(
             g, central_account=CENTRAL
         )
@@ -95,7 +100,12 @@ def test_domain_rules_are_exactly_the_topology(two_domains: LocalMesh) -> None:
     )
     for g in topology.groups_for("domain", two_domains.features):
         rule = f"t-sales-{g.env_name}"
-        assert _pattern(rules[rule]) == topology.domain_group_pattern(g, central_account=CENTRAL)
+        expected_pattern = (
+            topology.guard_pattern("domain", central_account=CENTRAL, account=SALES)
+            if g.guard
+            else topology.domain_group_pattern(g, central_account=CENTRAL)
+        )
+        assert _pattern(rules[rule]) == expected_pattern
         assert _target(events, rule, "t-sales") == f"arn:aws:sqs:us-east-1:{SALES}:{rule}"
     erasure = topology.group("domain.erasure")
     assert _pattern(rules["t-sales-domain-erasure-own"]) == topology.own_pattern(

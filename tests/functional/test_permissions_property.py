@@ -66,6 +66,14 @@ def rules(draw: st.DrawFn) -> dict[str, Any]:
         )
         if columns is not None and not (columns.get("exclude") and rule["grant_option"]):
             rule["columns"] = columns
+        # A row filter (a data-cells filter per table) where one expression fits the tables.
+        expression = {"orders": "amount > 10", "revenue_*": "channel IN ('web', 'app')"}.get(
+            rule["tables"][0] if len(rule["tables"]) == 1 else ""
+        )
+        if expression is not None and draw(st.booleans()):
+            rule["row_filter"] = {"name": f"f{next(_COUNTER)}", "expression": expression}
+            rule["permissions"] = ["SELECT", *(["DESCRIBE"] if draw(st.booleans()) else [])]
+            rule["grant_option"] = []
     if draw(st.booleans()):
         rule["pii"] = True
         rule["processing_record"] = {
@@ -129,6 +137,8 @@ def test_any_equivalent_shape_written_by_hand_plans_zero_changes(
     glue, lf = mesh.central.client("glue"), mesh.central.client("lakeformation")
     catalog = read_catalog(glue, lf, CENTRAL, with_tags=True)
     desired = desired_state(file, catalog)
+    for resource, spec in sorted(desired.filters.items()):
+        lf.create_data_cells_filter(TableData=spec.table_data(resource))
     for (principal, resource), grants in sorted(desired.state.items()):
         perms = sorted(grants.permissions)
         perms = data.draw(st.permutations(perms + data.draw(st.lists(st.sampled_from(perms)))))

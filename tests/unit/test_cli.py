@@ -60,13 +60,46 @@ def test_usage_errors_exit_2() -> None:
 def test_events_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "schemas"
     (target).mkdir()
-    (target / "meshkit.old@Gone.json").write_text("{}")
+    (target / "myteam.events@Theirs.json").write_text("{}")  # a file export did not write
     assert main(["events", "export", str(target)]) == 0
-    files = sorted(p.name for p in target.iterdir())
-    assert len(files) == len(catalogue.mesh_events())
+    files = sorted(p.name for p in target.glob("*@*.json"))
+    assert len(files) == len(catalogue.mesh_events()) + 1
     assert "meshkit.access@AccessRequested.json" in files
-    assert "meshkit.old@Gone.json" not in files
-    assert f"wrote {len(files)} schemas" in capsys.readouterr().out
+    assert (target / "myteam.events@Theirs.json").read_text() == "{}"  # never removed
+    assert f"wrote {len(files) - 1} schemas" in capsys.readouterr().out
+
+
+def test_events_export_a_teams_module_and_remove_only_its_own_stale_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = tmp_path / "code" / "teamx"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "events.py").write_text(
+        "from typing import ClassVar\n"
+        "from pydantic import Field\n"
+        "from meshkit.events.base import MeshEvent\n"
+        "from meshkit.runtime.router import EventRouter\n\n"
+        "class InvoicePaid(MeshEvent):\n"
+        '    """An invoice was paid."""\n'
+        '    SOURCE: ClassVar[str] = "teamx.billing"\n'
+        '    DETAIL_TYPE: ClassVar[str] = "InvoicePaid"\n'
+        '    invoice: str = Field(description="Invoice number.", examples=["inv-1"])\n\n'
+        'router = EventRouter("teamx.billing")\n'
+        "router.on(InvoicePaid)(lambda event, ctx: None)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "code"))
+    target = tmp_path / "schemas"
+    assert main(["events", "export", str(target), "--module", "teamx.events"]) == 0
+    team = target / "teamx.billing@InvoicePaid.json"
+    assert json.loads(team.read_text())["title"] == "InvoicePaid"
+    # GIVEN the team's event is no longer exported: export removes the schema it wrote
+    assert main(["events", "export", str(target)]) == 0
+    assert not team.exists()
+    assert (target / "meshkit.access@AccessRequested.json").exists()
+    status = main(["events", "export", str(target), "--module", "json"])
+    assert status != 0
+    assert "defines no event model" in capsys.readouterr().err
 
 
 def test_demo_without_local_extra_says_what_to_install(

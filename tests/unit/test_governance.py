@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from meshkit.governance.apply import apply_plan
-from meshkit.governance.grants import Resource, from_api, merge
+from meshkit.governance.grants import FilterSpec, Grants, Resource, from_api, merge
 from meshkit.governance.model import PersonasFileError, dumps_schema, load, loads
-from meshkit.governance.plan import Change, Plan, compute
+from meshkit.governance.plan import Change, FilterChange, Plan, compute
 from meshkit.governance.state import Catalog, TableInfo, desired_state
 
 ACCOUNT = "111111111111"
@@ -177,7 +177,16 @@ def test_plan_refuses_pii_columns_and_expands_all_tables_without_a_record() -> N
         ["sales.orders(amount,id)", "sales.revenue"] * 2
     )
     assert [(r.table, r.columns) for r in plan.refused] == [("sales.orders", ("email",))]
-    assert plan.as_json()["summary"] == {"grants": 4, "revokes": 0, "reported": 0, "refused": 1}
+    assert plan.as_json()["summary"] == {
+        "grants": 4,
+        "revokes": 0,
+        "reported": 0,
+        "refused": 1,
+        "filters_to_create": 0,
+        "filters_to_update": 0,
+        "filters_to_delete": 0,
+        "filters_reported": 0,
+    }
 
 
 def test_plan_never_touches_an_unchanged_permission() -> None:
@@ -359,3 +368,147 @@ def test_actual_state_is_read_by_resource_type_page_by_page_skipping_derived_row
     table_pages = [kw for kw in client.requests if kw["ResourceType"] == "TABLE"]
     assert [kw.get("NextToken") for kw in table_pages] == [None, "3", "6", "9"]
     assert calls == 1 + len(client.requests)
+
+
+# -- data-cells filters --------------------------------------------------------------------
+FILTERED = """
+version: 1
+personas:
+  - name: analyst
+    principals: [analyst]
+    on_drift: {drift}
+    rules:
+      - database: sales
+        tables: ["*"]
+        row_filter: {{name: eu, expression: "region = 'eu'"}}
+        permissions: [SELECT]
+"""
+
+
+def _filter(table: str) -> Resource:
+    return Resource("cells_filter", ACCOUNT, database="sales", table=table, name="eu")
+
+
+def test_a_row_filter_plans_its_filter_per_table_without_personal_data() -> None:
+    # GIVEN a rule with a row filter over a table with a personal-data column
+    desired = desired_state(loads(FILTERED.format(drift="report")), _catalog())
+    plan = compute(desired, {}, {})
+    # THEN the filters come first, in table order, personal data left out by an include list
+    assert [(f.action, f.resource.describe(), f.spec) for f in plan.filters] == [
+        ("create", "sales.orders[eu]", FilterSpec("region = 'eu'", ("amount", "id"), False)),
+        ("create", "sales.revenue[eu]", FilterSpec("region = 'eu'", (), True)),
+    ]
+    assert [(r.table, r.columns) for r in plan.refused] == [("sales.orders", ("email",))]
+    assert {c.resource.describe() for c in plan.grants} == {"sales.orders[eu]", "sales.revenue[eu]"}
+    assert plan.changes == 4
+    assert plan.as_json()["filters"][1]["table_data"]["ColumnWildcard"] == {
+        "ExcludedColumnNames": []
+    }
+    rendered = plan.render()
+    assert rendered.index("data cells filters") < rendered.index("persona analyst")
+    assert "filters: 2 to create, 0 to update (~), 0 to delete, 0 not in the file" in rendered
+
+
+def test_a_filter_as_aws_lists_it_compares_equal_and_a_change_is_an_update() -> None:
+    desired = desired_state(loads(FILTERED.format(drift="report")), _catalog())
+    listed = {
+        "TableCatalogId": ACCOUNT,
+        "DatabaseName": "sales",
+        "TableName": "orders",
+        "Name": "eu",
+        "RowFilter": {"FilterExpression": "region = 'eu'"},
+        "ColumnNames": ["id", "amount", "id"],
+        "VersionId": "7",
+    }
+    wildcard = {**listed, "TableName": "revenue", "ColumnWildcard": {}}
+    del wildcard["ColumnNames"]
+    actual_filters = {
+        _filter("orders"): FilterSpec.from_api(listed),
+        _filter("revenue"): FilterSpec.from_api(wildcard),
+    }
+    held = dict(desired.state)
+    assert compute(desired, held, actual_filters).changes == 0
+    changed = {**actual_filters, _filter("revenue"): FilterSpec("region = 'us'", (), True)}
+    plan = compute(desired, held, changed)
+    assert [(f.action, f.resource.table) for f in plan.filters] == [("update", "revenue")]
+    assert plan.changes == 1
+
+
+@pytest.mark.parametrize(("drift", "action"), [("report", "report"), ("repair", "delete")])
+def test_a_filter_the_file_does_not_name(drift: str, action: str) -> None:
+    desired = desired_state(loads(FILTERED.format(drift=drift)), _catalog())
+    stale = Resource("cells_filter", ACCOUNT, database="sales", table="orders", name="old")
+    analyst = f"arn:aws:iam::{ACCOUNT}:role/analyst"
+    held = {**desired.state, (analyst, stale): Grants(frozenset({"SELECT"}))}
+    filters = {_filter("orders"): desired.filters[_filter("orders")]}
+    filters[_filter("revenue")] = desired.filters[_filter("revenue")]
+    filters[stale] = FilterSpec(None, (), True)
+    plan = compute(desired, held, filters)
+    assert [(f.action, f.resource.name, f.personas) for f in plan.filters] == [
+        (action, "old", ("analyst",))
+    ]
+    # A filter nobody in the file holds is only ever reported.
+    orphan = compute(desired, desired.state, filters)
+    assert [f.action for f in orphan.filters] == ["report"]
+
+
+def test_apply_creates_filters_before_grants_and_deletes_after_revokes() -> None:
+    calls: list[str] = []
+
+    class Client:
+        def create_data_cells_filter(self, **kw: Any) -> None:
+            calls.append(f"create {kw['TableData']['Name']}")
+
+        def delete_data_cells_filter(self, **kw: Any) -> None:
+            calls.append(f"delete {kw['Name']}")
+
+        def batch_grant_permissions(self, **kw: Any) -> dict[str, Any]:
+            calls.append("grant")
+            return {"Failures": []}
+
+        def batch_revoke_permissions(self, **kw: Any) -> dict[str, Any]:
+            calls.append("revoke")
+            return {"Failures": []}
+
+    new, old = _filter("orders"), _filter("revenue")._replace(name="old")
+    plan = Plan(
+        grants=[Change("a", "p", new, "grant", ("SELECT",))],
+        revokes=[Change("a", "p", old, "revoke", ("SELECT",))],
+        filters=[
+            FilterChange(new, "create", FilterSpec("x = 1"), None),
+            FilterChange(old, "delete", None, FilterSpec(None)),
+            FilterChange(old._replace(name="kept"), "report", None, FilterSpec(None)),
+        ],
+    )
+    result = apply_plan(Client(), plan, sleep=lambda _: None)
+    assert calls == ["create eu", "grant", "revoke", "delete old"]
+    assert result.ok
+    assert result.calls == 4
+
+
+def test_one_filter_defined_two_ways_on_one_table_is_refused() -> None:
+    text = (
+        FILTERED.format(drift="report")
+        + """
+  - name: other
+    principals: [other]
+    rules:
+      - database: sales
+        tables: [revenue]
+        row_filter: {name: eu, expression: "region = 'us'"}
+        permissions: [SELECT]
+"""
+    )
+    with pytest.raises(PersonasFileError, match=r"'eu' on sales.revenue is defined twice"):
+        desired_state(loads(text), _catalog())
+
+
+def test_a_table_without_columns_yet_gets_no_read_grant_without_a_record() -> None:
+    # GIVEN a product table central created before its first crawl (no columns, no flags yet)
+    catalog = Catalog(ACCOUNT, [TableInfo("sales", "fresh", ())])
+    text = GOOD.replace("permissions: [SELECT]", "permissions: [SELECT, DESCRIBE]")
+    desired = desired_state(loads(text), catalog)
+    # THEN nothing is read before the crawl says which columns hold personal data
+    assert {(r.describe(), g.permissions) for (_, r), g in desired.state.items()} == {
+        ("sales.fresh", frozenset({"DESCRIBE"}))
+    }

@@ -39,6 +39,8 @@ SCRIPT = textwrap.dedent(
     imported.append("meshkit.topology")
     importlib.import_module("meshkit.trust")
     imported.append("meshkit.trust")
+    importlib.import_module("meshkit.testing")
+    imported.append("meshkit.testing")
 
     # Touch the lazily exported names too, and build the whole catalogue.
     import meshkit.events, meshkit.runtime

@@ -1,10 +1,10 @@
-"""Event models against the sample events in tests/events: valid and invalid cases per type."""
+"""Event models against the sample events (meshkit/testing/events, shipped): valid and invalid
+cases per type."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pydantic import ValidationError
@@ -14,8 +14,12 @@ from meshkit.events.access import AccessDenied, AccessRequested
 from meshkit.events.envelope import to_put_events_entry
 from meshkit.events.erasure import ErasurePlanned
 from meshkit.events.exceptions import EventContractError, EventTooLargeError
+from meshkit.testing import SAMPLES_DIR
 
-SAMPLES = Path(__file__).parents[1] / "events"
+if TYPE_CHECKING:
+    from pathlib import Path
+
+SAMPLES = SAMPLES_DIR
 VALID = sorted(SAMPLES.glob("*.valid.json"))
 INVALID = sorted(SAMPLES.glob("*.invalid-*.json"))
 

@@ -45,7 +45,9 @@ def decision() -> AccessDecided:
 
 
 def make_router(calls: list[tuple[str, Any, HandlerContext]]) -> EventRouter:
-    router = EventRouter("test.group")
+    # These tests read batchItemFailures of one-record batches; the error an entirely failed
+    # batch raises is tested in test_runtime_operations.py.
+    router = EventRouter("test.group", raise_on_entire_batch_failure=False)
 
     @router.on(AccessRequested, AccessDecided)
     def on_access(event: AccessRequested | AccessDecided, ctx: HandlerContext) -> Any:
@@ -347,7 +349,7 @@ def test_runtime_for_config_uses_dynamodb_when_a_table_is_configured(moto_mesh: 
 
 
 def test_handler_returning_a_non_event_fails(moto_mesh: MotoMesh) -> None:
-    router = EventRouter("test.group")
+    router = EventRouter("test.group", raise_on_entire_batch_failure=False)
 
     @router.on(AccessDecided)
     def returns_junk(event: AccessDecided, ctx: HandlerContext) -> Any:
@@ -360,7 +362,7 @@ def test_handler_returning_a_non_event_fails(moto_mesh: MotoMesh) -> None:
 
 
 def test_registration_rules() -> None:
-    router = EventRouter("test.group")
+    router = EventRouter("test.group", raise_on_entire_batch_failure=False)
 
     @router.on(AccessDecided)
     def handle(event: AccessDecided, ctx: HandlerContext) -> None: ...
@@ -403,7 +405,7 @@ def test_operational_events_are_never_reported_again(moto_mesh: MotoMesh, calls:
     assert moto_mesh.published() == []
 
     # and a failing handler of FlowFailed emits no FlowFailed on its last attempt
-    failing = EventRouter("ops.group")
+    failing = EventRouter("ops.group", raise_on_entire_batch_failure=False)
 
     @failing.on(FlowFailed)
     def on_failed(event: FlowFailed, ctx: HandlerContext) -> None:

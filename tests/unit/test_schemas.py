@@ -17,6 +17,7 @@ from meshkit.docgen import render_events_page
 from meshkit.events import catalogue
 from meshkit.events.schema import (
     DRAFT4,
+    MANIFEST,
     MAX_SCHEMA_CHARS,
     example_detail,
     export,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).parents[2]
 SCHEMAS = ROOT / "events" / "schemas"
-SAMPLES = ROOT / "tests" / "events"
+SAMPLES = ROOT / "src" / "meshkit" / "testing" / "events"
 MESH = catalogue.mesh_events()
 
 
@@ -42,8 +43,10 @@ def by_name(name: str) -> type[EventDetail]:
 def test_committed_schemas_are_fresh(tmp_path: Path) -> None:
     written = export(tmp_path)
     fresh = {p.name: p.read_text() for p in written}
-    committed = {p.name: p.read_text() for p in SCHEMAS.glob("*.json")}
+    committed = {p.name: p.read_text() for p in SCHEMAS.glob("*@*.json")}
     assert committed == fresh, "events/schemas is stale: run `make schemas` and commit the result"
+    listed = json.loads((SCHEMAS / MANIFEST).read_text())["files"]
+    assert listed == sorted(fresh), "events/schemas/.meshkit-export.json is stale: make schemas"
 
 
 def test_event_catalogue_page_is_fresh() -> None:
@@ -54,7 +57,7 @@ def test_event_catalogue_page_is_fresh() -> None:
 
 
 def test_one_schema_per_mesh_event_and_none_for_aws_events() -> None:
-    names = {p.name for p in SCHEMAS.glob("*.json")}
+    names = {p.name for p in SCHEMAS.glob("*@*.json")}
     assert names == {schema_filename(m) for m in MESH}
     assert not any(name.startswith("aws.") for name in names)
 

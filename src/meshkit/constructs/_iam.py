@@ -76,6 +76,8 @@ CENTRAL_GROUP_ACTIONS: dict[str, CentralGroupActions] = {
     "central.erasure": CentralGroupActions(),
     # Registry, bus and DataZone (datazone.datazone_statements) only.
     "central.publication": CentralGroupActions(),
+    # Rejects misplaced events: its queues, key, idempotency table and bus only.
+    "central.guard": CentralGroupActions(),
 }
 
 

@@ -337,6 +337,20 @@ class CentralGovernance(Construct):
                 description=f"meshkit {mesh_name} {group.name}",
                 role_name=role_name,
             )
+            if group.guard:
+                # Reads and changes nothing: its idempotency records, its bus, its DLQ only.
+                handler.add_rule(
+                    "GuardRule",
+                    description=f"{group.name}: meshkit events with no business on this bus",
+                    event_pattern=topology.guard_pattern(
+                        "central", central_account=stack.account, account=stack.account
+                    ),
+                    event_bus=self.bus,
+                )
+                self.idempotency.grant_read_write_data(handler.role)
+                self.bus.grant_put_events_to(handler.role)
+                self.handlers[group.name] = handler
+                continue
             if group.events:
                 handler.add_rule(
                     "MeshRule",
@@ -407,7 +421,7 @@ class CentralGovernance(Construct):
         CfnOutput(
             self,
             "HandlerRoleArns",
-            value=",".join(h.role.role_arn for h in self.handlers.values()),
+            value=",".join(r.role_arn for r in self._lake_roles()),
             description="Roles to make Lake Formation data lake administrators (deploy.md)",
         )
 
@@ -791,13 +805,17 @@ class CentralGovernance(Construct):
             _nag.acknowledge_resources(role, _iam.catalog_arns(self)[1:], "glue-runtime")
         _nag.acknowledge_resources(role, ["*"], "no-resource-level")
 
+    def _lake_roles(self) -> list[iam.IRole]:
+        """The handler roles that act in Lake Formation (every group but the guard)."""
+        return [h.role for h in self.handlers.values() if not h.group.guard]
+
     def _register_admins(self, extra: Sequence[str]) -> CfnCustomResource:
         """Add ``extra`` and the handler roles to the account's data-lake admins, merged into
         what is there (other stacks' admins and every other setting are kept)."""
         return _admins.data_lake_admins(
             self,
             "DataLakeAdmins",
-            admins=[*extra, *(h.role.role_arn for h in self.handlers.values())],
+            admins=[*extra, *(r.role_arn for r in self._lake_roles())],
             architecture=self._options.architecture,
             runtime=self._options.runtime,
             log_retention=self._options.log_retention,
@@ -831,12 +849,9 @@ class CentralGovernance(Construct):
         handler as ``ctx.config`` settings. An event only central sends is matched from
         central's account unless ``any_sender``. Returns what was created.
         """
-        from meshkit.constructs.team import MeshEventSource
+        from meshkit.constructs.team import add_handler
 
-        source = MeshEventSource(self, models, id=id, settings=settings, any_sender=any_sender)
-        function.add_event_source(source)
-        assert source.handler is not None
-        return source.handler
+        return add_handler(self, models, function, id=id, settings=settings, any_sender=any_sender)
 
     @property
     def handler_options(self) -> HandlerOptions:

@@ -36,6 +36,7 @@ PAGES = {
     "DataDomain": "Domain",
     "DropZone": "DropZone",
     "DomainStackSet": "StackSet",
+    "MeshFunction": "Team",
 }
 #: The organisation's management account holding the DomainStackSet of the reference page.
 MANAGEMENT_ACCOUNT = "999999999999"
@@ -54,7 +55,14 @@ def synth_defaults(
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     import aws_cdk as cdk
 
-    from meshkit.constructs import CentralGovernance, DataDomain, DomainStackSet, DropZone
+    from meshkit.constructs import (
+        CentralGovernance,
+        DataDomain,
+        DomainStackSet,
+        DropZone,
+        MeshFunction,
+    )
+    from meshkit.events.access import AccessGranted
 
     app = cdk.App(outdir=outdir or tempfile.mkdtemp(prefix="meshkit-docgen-"))
     if nag:
@@ -91,6 +99,17 @@ def synth_defaults(
         organization_id="o-abc123def4",
         organizational_unit_ids=["ou-ab12-11111111"],
     )
+    team = cdk.Stack(app, "Team", env=cdk.Environment(account=DOMAIN_ACCOUNT, region=REGION))
+    MeshFunction(
+        team,
+        "Notify",
+        mesh=DataDomain(
+            team, "Domain", mesh_name="demo", domain_name="sales", central_account=CENTRAL_ACCOUNT
+        ),
+        entry=_team_code(),
+        settings={"team_channel": "#data-access"},
+        events=[AccessGranted],
+    )
     for n in range(extra_domains):
         account = f"3{n:011d}"
         extra = cdk.Stack(app, f"Extra{n}", env=cdk.Environment(account=account, region=REGION))
@@ -104,6 +123,44 @@ def synth_defaults(
         )
     assembly = app.synth()
     return {s.stack_name: s.template for s in assembly.stacks}
+
+
+#: The team code of the MeshFunction reference page (any router does).
+_TEAM_APP = """from meshkit.events import AccessGranted
+from meshkit.runtime.router import EventRouter
+
+router = EventRouter("sales.notify")
+
+
+@router.on(AccessGranted)
+def notify(event, ctx):
+    ctx.logger.info("granted %s to %s", event.product, event.consumer_domain)
+
+
+def handler(event, context):
+    return router.resolve(event, context)
+"""
+
+
+#: Logical id prefixes of what the reference MeshFunction adds to its DataDomain's stack: the
+#: function with its role and logs, and its MeshEventSource's rule, queues and alarm.
+_TEAM_PREFIXES = ("Notify", "DomainCustomAccessGranted")
+
+
+def _team_resources(template: dict[str, Any]) -> dict[str, Any]:
+    """Only the resources the MeshFunction adds (the DataDomain's are on its own page)."""
+    out = dict(template)
+    out["Resources"] = {
+        k: r for k, r in template["Resources"].items() if k.startswith(_TEAM_PREFIXES)
+    }
+    out.pop("Outputs", None)
+    return out
+
+
+def _team_code() -> str:
+    folder = Path(tempfile.mkdtemp(prefix="meshkit-docgen-team-"))
+    (folder / "app.py").write_text(_TEAM_APP, encoding="utf-8")
+    return str(folder)
 
 
 def normalise(template: dict[str, Any]) -> dict[str, Any]:
@@ -186,6 +243,12 @@ def _events(role: str) -> tuple[list[str], list[str]]:
             )
         ]
         return consumed, emitted
+    if role == "team":
+        return [
+            "- the event classes given to `MeshEventSource` / `add_handler` / `events=` "
+            "(reference configuration: `meshkit.access` / `AccessGranted`, from central's "
+            "account only)"
+        ], ["- what the team's router returns, on this account's mesh bus"]
     if role == "stackset":
         return ["- none (each account's DataDomain consumes its own)"], [
             "- none (each account's DataDomain registers itself: `DomainRegistrationRequested`)"
@@ -201,6 +264,12 @@ def _events(role: str) -> tuple[list[str], list[str]]:
                 f"- `{group.name}`{only}: `{model.SOURCE}` / `{model.DETAIL_TYPE}` "
                 "(this account's own)"
             )
+        if group.guard:
+            consumed.append(
+                f"- `{group.name}`: every meshkit event with no business on this bus from its "
+                "sender (`meshkit.topology.guard_pattern`, see docs/trust.md), rejected with "
+                "`EventRejected`"
+            )
     emits = topology.CENTRAL_EMITS if role == "central" else topology.DOMAIN_EMITS
     emitted = [f"- `{m.SOURCE}` / `{m.DETAIL_TYPE}`" for m in emits]
     return consumed, emitted
@@ -214,8 +283,11 @@ def render_page(construct: str, template: dict[str, Any]) -> str:
         "CentralGovernance": "central",
         "DropZone": "dropzone",
         "DomainStackSet": "stackset",
+        "MeshFunction": "team",
     }.get(construct, "domain")
     norm = normalise(template)
+    if role == "team":
+        norm = _team_resources(norm)
     counts = Counter(r["Type"] for r in norm["Resources"].values())
     consumed, emitted = _events(role)
     lines = [

@@ -266,6 +266,20 @@ class DataDomain(Construct):
                 config=self.mesh_config,
                 description=f"meshkit {mesh_name} {domain_name} {group.name}",
             )
+            if group.guard:
+                # Reads and changes nothing: its idempotency records, its bus, its DLQ only.
+                handler.add_rule(
+                    "GuardRule",
+                    description=f"{group.name}: meshkit events with no business on this bus",
+                    event_pattern=topology.guard_pattern(
+                        "domain", central_account=central_account, account=stack.account
+                    ),
+                    event_bus=self.bus,
+                )
+                self.idempotency.grant_read_write_data(handler.role)
+                self.bus.grant_put_events_to(handler.role)
+                self.handlers[group.name] = handler
+                continue
             handler.add_rule(
                 "MeshRule",
                 description=f"{group.name}: events from central",
@@ -306,7 +320,7 @@ class DataDomain(Construct):
             self.data_lake_settings = _admins.data_lake_admins(
                 self,
                 "DataLakeAdmins",
-                admins=[*data_lake_admins, *(h.role.role_arn for h in self.handlers.values())],
+                admins=[*data_lake_admins, *(r.role_arn for r in self._lake_roles())],
                 architecture=self._options.architecture,
                 runtime=self._options.runtime,
                 log_retention=self._options.log_retention,
@@ -315,7 +329,7 @@ class DataDomain(Construct):
         CfnOutput(
             self,
             "HandlerRoleArns",
-            value=",".join(h.role.role_arn for h in self.handlers.values()),
+            value=",".join(r.role_arn for r in self._lake_roles()),
             description="Roles to make Lake Formation data lake administrators (deploy.md)",
         )
 
@@ -715,6 +729,10 @@ class DataDomain(Construct):
 
     # -- IAM -------------------------------------------------------------------------------------
 
+    def _lake_roles(self) -> list[iam.IRole]:
+        """The handler roles that act in Lake Formation (every group but the guard)."""
+        return [h.role for h in self.handlers.values() if not h.group.guard]
+
     def _grant_domain(self, handler: MeshHandler) -> None:
         role = handler.role
         stack = Stack.of(self)
@@ -856,12 +874,9 @@ class DataDomain(Construct):
         handler as ``ctx.config`` settings. An event only central sends is matched from
         central's account unless ``any_sender``. Returns what was created.
         """
-        from meshkit.constructs.team import MeshEventSource
+        from meshkit.constructs.team import add_handler
 
-        source = MeshEventSource(self, models, id=id, settings=settings, any_sender=any_sender)
-        function.add_event_source(source)
-        assert source.handler is not None
-        return source.handler
+        return add_handler(self, models, function, id=id, settings=settings, any_sender=any_sender)
 
     @property
     def handler_options(self) -> HandlerOptions:

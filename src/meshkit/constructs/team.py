@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import jsii
 from aws_cdk import Annotations, Duration, RemovalPolicy
@@ -130,6 +130,21 @@ class MeshFunction(lambda_.Function):
     (``add_event_source(MeshEventSource(mesh, events))``).
     """
 
+    PROPS: ClassVar[dict[str, str]] = {
+        "mesh": "The `DataDomain` or `CentralGovernance` the function belongs to.",
+        "entry": "Folder of the team's code; shipped with meshkit's package beside it.",
+        "handler": "The Lambda entrypoint in that folder (`module.function`).",
+        "settings": "The function's own settings (a dict or a pydantic model), added to "
+        "`MESHKIT_SETTINGS`; read with `ctx.config.setting(...)` / `settings_as(Model)`.",
+        "layer": "A layer bringing pydantic (default: the public Powertools layer).",
+        "events": "Event classes to subscribe at once (`MeshEventSource`).",
+        "description": "The function's description.",
+        "memory_size": "Memory of the function (MB).",
+        "timeout": "Timeout of the function (default: the construct's handlers').",
+        "environment": "More environment variables (`MESHKIT_*` are meshkit's).",
+        "log_retention": "Retention of the function's log group (default: the construct's).",
+    }
+
     def __init__(
         self,
         scope: Construct,
@@ -213,10 +228,12 @@ class MeshFunction(lambda_.Function):
 
 
 def _dependencies_layer(scope: Construct, options: HandlerOptions) -> lambda_.ILayerVersion:
-    """The layer bringing pydantic, as the built-in handler groups have it."""
-    return _code.powertools_layer(
+    """The layer bringing pydantic, as the built-in handler groups have it: the construct's
+    ``dependencies_layer``, else the public Powertools layer of the stack's partition."""
+    return _code.dependencies_layer(
         scope,
         "Powertools",
+        layer=options.dependencies_layer,
         version=options.powertools_layer_version,
         architecture=options.architecture,
         runtime=options.runtime,
@@ -341,9 +358,15 @@ class MeshEventSource:
             for name, value in mesh_environment(target, config).items():
                 target.add_environment(name, value)
             if target.runtime.family == lambda_.RuntimeFamily.PYTHON:
-                target.add_layers(_dependencies_layer(Construct(target, "Meshkit"), options))
+                # The layer of the function's own architecture and Python version.
+                own = dataclasses.replace(
+                    options, architecture=target.architecture, runtime=target.runtime
+                )
+                target.add_layers(_dependencies_layer(Construct(target, "Meshkit"), own))
             if target.role is not None:
                 grant_mesh(self.mesh, target.role)
+                # Only the policy in DependsOn: the role is implied by the GetAtt (cfn-lint W3005).
+                drop_role_dependency(target, target.role)
             return
         names = ", ".join(sorted(mesh_environment(target, config)))
         Annotations.of(target).add_warning_v2(
@@ -355,3 +378,20 @@ class MeshEventSource:
         )
         if target.role is not None:
             grant_mesh(self.mesh, target.role)
+
+
+def add_handler(
+    mesh: MeshScope,
+    models: type[EventDetail] | Sequence[type[EventDetail]],
+    function: lambda_.IFunction,
+    *,
+    id: str | None = None,
+    settings: Mapping[str, Any] | Any = None,
+    any_sender: bool = False,
+) -> CustomHandler:
+    """``function.add_event_source(MeshEventSource(mesh, models, ...))``, returning what the
+    event source created: the body of both constructs' ``add_handler``."""
+    source = MeshEventSource(mesh, models, id=id, settings=settings, any_sender=any_sender)
+    function.add_event_source(source)
+    assert source.handler is not None
+    return source.handler

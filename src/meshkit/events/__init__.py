@@ -89,6 +89,7 @@ _EXPORTS: dict[str, str] = {
     "RejectionKind": "operations",
     # AWS service events
     "GlueCrawlerStateChange": "aws",
+    "GlueDataCatalogDatabaseStateChange": "aws",
     "DataZoneDataSourceCreated": "aws",
     "DataZoneDataSourceRunFailed": "aws",
     "DataZoneDataSourceRunSucceeded": "aws",

@@ -18,6 +18,7 @@ __all__ = [
     "DataZoneEvent",
     "DataZoneSubscriptionRequestCreated",
     "GlueCrawlerStateChange",
+    "GlueDataCatalogDatabaseStateChange",
     "S3ObjectCreated",
     "S3ObjectDeleted",
     "ScheduledEvent",
@@ -46,6 +47,37 @@ class GlueCrawlerStateChange(EventDetail):
     start_time: str | None = Field(default=None, alias="startTime")
     cloud_watch_log_link: str | None = Field(default=None, alias="cloudWatchLogLink")
     error_message: str | None = Field(default=None, alias="errorMessage")
+
+
+class GlueDataCatalogDatabaseStateChange(EventDetail):
+    """`Glue Data Catalog Database State Change` (source aws.glue) on the catalog account's
+    default bus: a database or tables of it were created or deleted.
+
+    AWS sends it for CreateDatabase, DeleteDatabase, CreateTable, DeleteTable and
+    BatchDeleteTable, **best effort**: events may be missing or out of order, so a consumer
+    treats it as a trigger and keeps a periodic full reconcile.
+    """
+
+    SOURCE: ClassVar[str] = "aws.glue"
+    DETAIL_TYPE: ClassVar[str] = "Glue Data Catalog Database State Change"
+    EXTERNAL: ClassVar[bool] = True
+
+    database_name: str = Field(
+        alias="databaseName", min_length=1, description="The database.", examples=["sales_db"]
+    )
+    type_of_change: str = Field(
+        alias="typeOfChange",
+        min_length=1,
+        description="The Glue API call: CreateDatabase, DeleteDatabase, CreateTable, "
+        "DeleteTable or BatchDeleteTable.",
+        examples=["CreateTable"],
+    )
+    changed_tables: list[str] = Field(
+        default_factory=list,
+        alias="changedTables",
+        description="The tables created or deleted (none for a database change).",
+        examples=[["orders"]],
+    )
 
 
 class ScheduledEvent(EventDetail):

@@ -16,12 +16,13 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from meshkit.events.base import EventDetail
 
 __all__ = [
     "DRAFT4",
+    "MANIFEST",
     "MAX_SCHEMA_CHARS",
     "SchemaProblem",
     "check",
@@ -30,6 +31,7 @@ __all__ = [
     "field_rows",
     "missing_descriptions",
     "model_schema",
+    "models_of",
     "nested_rows",
     "render",
     "schema_filename",
@@ -135,17 +137,37 @@ def check(model: type[EventDetail], schema: dict[str, Any]) -> None:
         )
 
 
-def export(directory: str | Path) -> list[Path]:
-    """Write one schema per mesh event (AWS events excluded) into ``directory``.
+#: The list of files ``export`` wrote into a directory: the only ones it may ever remove.
+MANIFEST = ".meshkit-export.json"
 
-    Schemas of events no longer in the catalogue are removed, so the directory mirrors it.
+
+def export(directory: str | Path, models: Iterable[type[EventDetail]] = ()) -> list[Path]:
+    """Write one schema per mesh event (AWS events excluded), plus ``models`` (a team's own
+    events), into ``directory``.
+
+    A schema this function wrote before (listed in the directory's ``.meshkit-export.json``)
+    whose event is gone is removed; a file it did not write is never touched.
     """
     from meshkit.events.catalogue import mesh_events
 
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
+    manifest = target / MANIFEST
+    previous: set[str] = set()
+    if manifest.is_file():
+        try:
+            previous = set(json.loads(manifest.read_text(encoding="utf-8"))["files"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SchemaProblem(
+                f"{manifest} is not meshkit's export list ({exc}); delete it to start over "
+                "(nothing is removed then)"
+            ) from exc
+    chosen: dict[str, type[EventDetail]] = {}
+    for model in (*mesh_events(), *models):
+        if not model.EXTERNAL:
+            chosen.setdefault(model.type_key(), model)
     written: list[Path] = []
-    for model in mesh_events():
+    for model in chosen.values():
         schema = model_schema(model)
         check(model, schema)
         path = target / schema_filename(model)
@@ -153,9 +175,44 @@ def export(directory: str | Path) -> list[Path]:
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
         written.append(path)
-    for stale in set(target.glob("*@*.json")) - set(written):
-        stale.unlink()
+    names = {p.name for p in written}
+    for stale in sorted(previous - names):
+        path = target / stale
+        # Only a schema file of ours, directly in the folder: the list is data, not trusted.
+        if "/" not in stale and path.name.endswith(".json") and "@" in stale and path.is_file():
+            path.unlink()
+    manifest.write_text(json.dumps({"files": sorted(names)}, indent=2) + "\n", encoding="utf-8")
     return written
+
+
+def models_of(module_name: str) -> list[type[EventDetail]]:
+    """The mesh event models a team's module defines or routes: its EventDetail subclasses
+    and the models of its EventRouters (``meshkit events export --module``)."""
+    import importlib
+
+    from meshkit.events.base import EventDetail
+    from meshkit.runtime.router import EventRouter
+
+    module = importlib.import_module(module_name)
+    found: dict[str, type[EventDetail]] = {}
+    for value in vars(module).values():
+        if isinstance(value, EventRouter):
+            for model in value.models():
+                found.setdefault(model.type_key(), model)
+        elif (
+            isinstance(value, type)
+            and issubclass(value, EventDetail)
+            and getattr(value, "SOURCE", None)
+            and getattr(value, "DETAIL_TYPE", None)
+            and value.__module__ == module.__name__
+        ):
+            found.setdefault(value.type_key(), value)
+    if not found:
+        raise SchemaProblem(
+            f"module {module_name} defines no event model and no EventRouter; point --module "
+            "at the module holding your events or your router"
+        )
+    return [m for m in found.values() if not m.EXTERNAL]
 
 
 def _example_for(annotation: Any, metadata: Sequence[Any] = ()) -> Any:

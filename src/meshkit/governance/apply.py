@@ -6,6 +6,9 @@ is read entry by entry. Throttling, ConcurrentModificationException and timeouts
 its entry, never hidden. Grants go first, then revokes, so a changed grant never passes
 through a no-access window; a revoke of ALL is the exception (ALL revokes every permission,
 so it runs before the grants of what stays).
+
+Data-cells filters are created and updated first (a grant on a filter that does not exist
+fails), one call each, and deleted last, after the revokes of the grants on them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from meshkit.governance.plan import Change, Plan
+    from meshkit.governance.plan import Change, FilterChange, Plan
 
 __all__ = ["BATCH", "ApplyResult", "apply_plan"]
 
@@ -42,10 +45,12 @@ class ApplyResult:
     revoked: list[Change] = field(default_factory=list)
     failures: list[tuple[Change, str, str]] = field(default_factory=list)
     retries: int = 0
+    filters: list[FilterChange] = field(default_factory=list)
+    filter_failures: list[tuple[FilterChange, str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.filter_failures
 
 
 def apply_plan(
@@ -60,10 +65,55 @@ def apply_plan(
     result = ApplyResult()
     first = [c for c in plan.revokes if "ALL" in c.permissions]
     last = [c for c in plan.revokes if "ALL" not in c.permissions]
+    for change in plan.filter_changes:
+        if change.action != "delete":
+            _filter_call(lakeformation, change, result, attempts, sleep)
     _run(lakeformation, "revoke", first, result, catalog_id, attempts, sleep)
     _run(lakeformation, "grant", plan.grants, result, catalog_id, attempts, sleep)
     _run(lakeformation, "revoke", last, result, catalog_id, attempts, sleep)
+    for change in plan.filter_changes:
+        if change.action == "delete":
+            _filter_call(lakeformation, change, result, attempts, sleep)
     return result
+
+
+def _filter_call(
+    client: Any,
+    change: FilterChange,
+    result: ApplyResult,
+    attempts: int,
+    sleep: Callable[[float], None],
+) -> None:
+    """Create, update or delete one data-cells filter, retrying what is retryable."""
+    r = change.resource
+    for attempt in range(attempts):
+        result.calls += 1
+        try:
+            if change.action == "delete":
+                client.delete_data_cells_filter(
+                    TableCatalogId=r.catalog,
+                    DatabaseName=r.database,
+                    TableName=r.table,
+                    Name=r.name,
+                )
+            else:
+                assert change.spec is not None
+                call = (
+                    client.create_data_cells_filter
+                    if change.action == "create"
+                    else client.update_data_cells_filter
+                )
+                call(TableData=change.spec.table_data(r))
+        except Exception as exc:  # botocore ClientError: retry only what is retryable
+            code = _code(exc)
+            if code in RETRYABLE and attempt + 1 < attempts:
+                result.retries += 1
+                sleep(0.2 * 2**attempt)
+                continue
+            result.filter_failures.append((change, code or type(exc).__name__, str(exc)))
+            return
+        result.filters.append(change)
+        return
 
 
 def _run(

@@ -47,6 +47,13 @@ def run(args: argparse.Namespace, out: TextIO, error: type[Exception]) -> int:
         file = load(args.file)
     except PersonasFileError as exc:
         raise error(str(exc)) from None
+    try:
+        return _run(args, out, file)
+    except PersonasFileError as exc:  # rules that conflict on this catalog (row filters)
+        raise error(f"{args.file}: {exc}") from None
+
+
+def _run(args: argparse.Namespace, out: TextIO, file: Any) -> int:
     if args.action == "validate":
         rules = sum(len(p.rules) for p in file.personas)
         print(f"{args.file}: ok ({len(file.personas)} personas, {rules} rules)", file=out)
@@ -81,6 +88,11 @@ def report(outcome: Any, out: TextIO, *, as_json: bool) -> int:
                     {**c.as_json(), "error_code": code, "error": msg}
                     for c, code, msg in applied.failures
                 ],
+                "filters": len(applied.filters),
+                "filter_failures": [
+                    {**f.as_json(), "error_code": code, "error": msg}
+                    for f, code, msg in applied.filter_failures
+                ],
             }
         print(json.dumps(data, indent=2, sort_keys=True), file=out)
     else:
@@ -88,12 +100,15 @@ def report(outcome: Any, out: TextIO, *, as_json: bool) -> int:
         if applied is not None:
             print(
                 f"applied in {applied.calls} call(s): {len(applied.granted)} granted, "
-                f"{len(applied.revoked)} revoked, {len(applied.failures)} failed",
+                f"{len(applied.revoked)} revoked, {len(applied.filters)} filter(s) changed, "
+                f"{len(applied.failures) + len(applied.filter_failures)} failed",
                 file=out,
             )
+            for f, code, msg in applied.filter_failures:
+                print(f"  failed {f.action} filter {f.resource.describe()}: {code} {msg}", file=out)
             for change, code, msg in applied.failures:
                 print(
                     f"  failed {change.resource.describe()} {change.principal}: {code} {msg}",
                     file=out,
                 )
-    return 1 if applied is not None and applied.failures else 0
+    return 1 if applied is not None and not applied.ok else 0

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from meshkit.governance.apply import ApplyResult, apply_plan
 from meshkit.governance.plan import Plan, compute
-from meshkit.governance.state import desired_state, read_actual, read_catalog
+from meshkit.governance.state import desired_state, read_actual, read_catalog, read_filters
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,7 +39,9 @@ def plan_file(file: PersonasFile, glue: Any, lakeformation: Any, account: str) -
     catalog = read_catalog(glue, lakeformation, account, with_tags=_uses_tags(file))
     desired = desired_state(file, catalog)
     actual, calls = read_actual(lakeformation, account, desired.persona_of)
-    return Outcome(compute(desired, actual), None, calls)
+    on_filters, filters, filter_calls = read_filters(lakeformation, account)
+    plan = compute(desired, {**actual, **on_filters}, filters)
+    return Outcome(plan, None, calls + filter_calls)
 
 
 def apply_file(

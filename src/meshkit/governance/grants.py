@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
-__all__ = ["Grants", "Resource", "canonical", "from_api", "merge"]
+__all__ = ["FilterSpec", "Grants", "Resource", "canonical", "from_api", "merge"]
 
 Kind = Literal["database", "table", "table_wildcard", "columns", "tag_policy", "cells_filter"]
 
@@ -104,6 +104,63 @@ class Resource(NamedTuple):
             return f"{self.database}.{self.table}[{self.name}]"
         terms = " AND ".join(f"{k}={'|'.join(v)}" for k, v in self.expression)
         return f"{self.resource_type} tagged {terms}"
+
+
+class FilterSpec(NamedTuple):
+    """A data-cells filter's definition in canonical form: what the plan compares.
+
+    ``expression`` None is ``AllRowsWildcard``; ``columns`` are the sorted ``ColumnNames``, or
+    with ``excluded`` the sorted ``ColumnWildcard.ExcludedColumnNames`` (empty: every column).
+    """
+
+    expression: str | None
+    columns: tuple[str, ...] = ()
+    excluded: bool = True
+
+    def table_data(self, resource: Resource) -> dict[str, Any]:
+        """``TableData`` of Create/UpdateDataCellsFilter for the filter ``resource`` names."""
+        data: dict[str, Any] = {
+            "TableCatalogId": resource.catalog,
+            "DatabaseName": resource.database,
+            "TableName": resource.table,
+            "Name": resource.name,
+            "RowFilter": (
+                {"AllRowsWildcard": {}}
+                if self.expression is None
+                else {"FilterExpression": self.expression}
+            ),
+        }
+        if self.excluded:
+            data["ColumnWildcard"] = {"ExcludedColumnNames": list(self.columns)}
+        else:
+            data["ColumnNames"] = list(self.columns)
+        return data
+
+    def describe(self) -> str:
+        rows = "all rows" if self.expression is None else self.expression
+        if self.excluded:
+            cols = "all columns" + (f" but {','.join(self.columns)}" if self.columns else "")
+        else:
+            cols = ",".join(self.columns)
+        return f"{rows} | {cols}"
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> FilterSpec:
+        """A filter as ListDataCellsFilter returns it, canonical."""
+        row = data.get("RowFilter") or {}
+        expression = row.get("FilterExpression")
+        if "ColumnNames" in data and data.get("ColumnWildcard") is None:
+            return cls(
+                None if expression is None else str(expression),
+                tuple(sorted({str(c) for c in data["ColumnNames"]})),
+                excluded=False,
+            )
+        wildcard = data.get("ColumnWildcard") or {}
+        return cls(
+            None if expression is None else str(expression),
+            tuple(sorted({str(c) for c in wildcard.get("ExcludedColumnNames") or ()})),
+            excluded=True,
+        )
 
 
 class Grants(NamedTuple):

@@ -9,6 +9,11 @@ the catalog as they are, so a duplicate or late event plans nothing new.
   on that product's tables are applied within this one event. The registry's personal-data
   columns count as well as the catalog's flags, so a column the crawl has just rewritten is
   never granted without a processing record.
+- Glue's ``Glue Data Catalog Database State Change`` for ``CreateTable`` in central's own
+  catalog (best effort: AWS may drop or reorder it): the new tables get the personas' grants
+  within that event. A meshkit product's table counts the registry's personal-data columns, and
+  a table without columns yet (central creates a product's table before its first crawl) gets
+  no read grant until its schema is known.
 - The schedule (``ScheduledEvent``): a full reconcile; missing grants are granted, extra grants
   of managed principals revoked (``on_drift: repair``) or reported (``report``), and
   ``PermissionsDriftDetected`` lists the exact difference.
@@ -18,12 +23,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from meshkit.events.aws import ScheduledEvent
+from meshkit.events.aws import GlueDataCatalogDatabaseStateChange, ScheduledEvent
 from meshkit.events.permissions import GrantChange, PermissionsApplied, PermissionsDriftDetected
 from meshkit.events.products import ProductSchemaUpdated
 from meshkit.governance.apply import apply_plan
 from meshkit.governance.plan import Plan, compute
-from meshkit.governance.state import Catalog, TableInfo, desired_state, read_actual, read_catalog
+from meshkit.governance.state import (
+    Catalog,
+    TableInfo,
+    desired_state,
+    read_actual,
+    read_catalog,
+    read_filters,
+)
 from meshkit.handlers._common import require_own_account, require_sender
 from meshkit.runtime.errors import RejectEvent
 from meshkit.runtime.router import EventRouter
@@ -32,6 +44,7 @@ if TYPE_CHECKING:
     from meshkit.events.base import EventDetail
     from meshkit.governance.model import PersonasFile
     from meshkit.governance.plan import Change
+    from meshkit.governance.state import Desired
     from meshkit.runtime.context import HandlerContext
 
 __all__ = ["permissions"]
@@ -103,6 +116,12 @@ def _apply(ctx: HandlerContext, plan: Plan) -> list[EventDetail]:
     if not plan.changes:
         return []
     result = apply_plan(ctx.client("lakeformation"), plan, catalog_id=ctx.config.account_id)
+    if result.filter_failures:
+        change, code, message = result.filter_failures[0]
+        raise RuntimeError(
+            f"{len(result.filter_failures)} data cells filter change(s) failed, e.g. "
+            f"{change.action} {change.resource.describe()}: {code} {message}"
+        )
     if result.failures:
         first = result.failures[0]
         # Raising retries the whole event (the plan is recomputed: what succeeded is not redone).
@@ -131,16 +150,27 @@ def _inherit(
         for t in full.tables
         if t.database == database and t.name in tables
     ]
-    desired = desired_state(file, Catalog(account, subset))
+    desired = _desired(file, Catalog(account, subset))
     actual, _ = read_actual(lf, account, desired.persona_of)
+    on_filters, filters, _ = read_filters(lf, account, tables={(database, t) for t in tables})
     scoped = {
         key: grants
-        for key, grants in actual.items()
+        for key, grants in {**actual, **on_filters}.items()
         if key[1].database == database
         and (key[1].table in tables or key[1].kind == "table_wildcard")
     }
-    plan = compute(desired, scoped)
+    plan = compute(desired, scoped, filters)
     return _apply(ctx, plan)
+
+
+def _desired(file: PersonasFile, catalog: Catalog) -> Desired:
+    """The desired state; a file whose rules conflict on this catalog rejects the event."""
+    from meshkit.governance.model import PersonasFileError
+
+    try:
+        return desired_state(file, catalog)
+    except PersonasFileError as exc:
+        raise RejectEvent(f"the personas file cannot be applied: {exc}", kind="state") from exc
 
 
 @permissions.on(ProductSchemaUpdated)
@@ -168,6 +198,42 @@ def inherit_schema(event: ProductSchemaUpdated, ctx: HandlerContext) -> list[Eve
     return _inherit(ctx, database, {t.name for t in event.tables}, pii)
 
 
+@permissions.on(GlueDataCatalogDatabaseStateChange)
+def inherit_new_tables(
+    event: GlueDataCatalogDatabaseStateChange, ctx: HandlerContext
+) -> list[EventDetail]:
+    """Tables created in central's catalog get the personas' grants within this event."""
+    require_own_account(ctx, event)
+    if event.type_of_change != "CreateTable" or not event.changed_tables:
+        return []  # deletes take their grants with them; a new database holds no table yet
+    from meshkit.handlers.registry import Registry
+
+    glue = ctx.client("glue")
+    reg = Registry(ctx)
+    pii: dict[str, set[str]] = {}
+    for name in event.changed_tables:
+        try:
+            table = glue.get_table(DatabaseName=event.database_name, Name=name)["Table"]
+        except glue.exceptions.EntityNotFoundException:
+            continue  # deleted since (events come out of order): the reconcile has it
+        params = table.get("Parameters") or {}
+        domain, product = params.get("mesh_domain"), params.get("mesh_product")
+        if not domain or not product:
+            continue  # not a product table: the catalog's own flags are all there is
+        record = reg.product_record(str(domain), str(product))
+        if record is None:
+            continue
+        sd = table.get("StorageDescriptor") or {}
+        columns = {
+            str(c["Name"])
+            for c in [*(sd.get("Columns") or []), *(table.get("PartitionKeys") or [])]
+        }
+        for spec in record.tables:
+            if spec.central_table == name:
+                pii[name] = set(spec.pii_columns) | (columns if spec.pii or record.pii else set())
+    return _inherit(ctx, event.database_name, set(event.changed_tables), pii)
+
+
 @permissions.on(ScheduledEvent)
 def reconcile(event: ScheduledEvent, ctx: HandlerContext) -> list[EventDetail]:
     """The full reconcile: report the exact drift, repair what the personas allow."""
@@ -176,10 +242,14 @@ def reconcile(event: ScheduledEvent, ctx: HandlerContext) -> list[EventDetail]:
     if file is None:
         return []
     from meshkit.governance.engine import plan_file
+    from meshkit.governance.model import PersonasFileError
 
-    outcome = plan_file(
-        file, ctx.client("glue"), ctx.client("lakeformation"), ctx.config.account_id
-    )
+    try:
+        outcome = plan_file(
+            file, ctx.client("glue"), ctx.client("lakeformation"), ctx.config.account_id
+        )
+    except PersonasFileError as exc:
+        raise RejectEvent(f"the personas file cannot be applied: {exc}", kind="state") from exc
     plan = outcome.plan
     drift = [*plan.grants, *plan.revokes, *plan.reported]
     out: list[EventDetail] = []

@@ -8,10 +8,12 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from meshkit.governance.grants import Resource, State
+    from collections.abc import Mapping
+
+    from meshkit.governance.grants import FilterSpec, Resource, State
     from meshkit.governance.state import Desired, Refusal
 
-__all__ = ["Change", "Plan", "compute"]
+__all__ = ["Change", "FilterChange", "Plan", "compute"]
 
 
 @dataclass(frozen=True, order=True)
@@ -47,27 +49,67 @@ class Change:
         }
 
 
+@dataclass(frozen=True, order=True)
+class FilterChange:
+    """A data-cells filter to create, update or delete (or one the file no longer names,
+    only reported)."""
+
+    resource: Resource
+    action: Literal["create", "update", "delete", "report"]
+    #: The definition the file asks for (None for delete/report).
+    spec: FilterSpec | None
+    #: The definition in the catalog (None for create).
+    current: FilterSpec | None
+    personas: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "resource": self.resource.describe(),
+            "api_resource": self.resource.as_api(),
+            "personas": list(self.personas),
+            "table_data": self.spec.table_data(self.resource) if self.spec else None,
+            "current": self.current.table_data(self.resource) if self.current else None,
+        }
+
+
+#: Signs of filter changes in the rendered plan.
+_FILTER_SIGNS = {"create": "+", "update": "~", "delete": "-", "report": "!"}
+
+
 @dataclass
 class Plan:
-    """What apply will do: ``grants`` then ``revokes``; ``reported`` extras it leaves alone."""
+    """What apply will do: ``filters`` created/updated, ``grants`` then ``revokes``, filters
+    deleted; ``reported`` extras it leaves alone."""
 
     grants: list[Change] = field(default_factory=list)
     revokes: list[Change] = field(default_factory=list)
     reported: list[Change] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
+    filters: list[FilterChange] = field(default_factory=list)
+
+    @property
+    def filter_changes(self) -> list[FilterChange]:
+        """The filter calls apply makes (creates, updates, deletes; not the reported)."""
+        return [f for f in self.filters if f.action != "report"]
 
     @property
     def changes(self) -> int:
-        return len(self.grants) + len(self.revokes)
+        return len(self.grants) + len(self.revokes) + len(self.filter_changes)
 
     @property
     def plan_id(self) -> str:
-        digest = hashlib.sha256(json.dumps(self.as_json()["changes"], sort_keys=True).encode())
+        data = self.as_json()
+        payload = {"changes": data["changes"], "filters": data["filters"]}
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode())
         return f"p-{digest.hexdigest()[:16]}"
 
     def as_json(self) -> dict[str, Any]:
+        count = {a: sum(1 for f in self.filters if f.action == a) for a in _FILTER_SIGNS}
         return {
             "changes": [c.as_json() for c in [*self.grants, *self.revokes]],
+            "filters": [f.as_json() for f in self.filter_changes],
+            "filters_reported": [f.as_json() for f in self.filters if f.action == "report"],
             "reported": [c.as_json() for c in self.reported],
             "refused": [
                 {
@@ -82,12 +124,24 @@ class Plan:
                 "revokes": len(self.revokes),
                 "reported": len(self.reported),
                 "refused": len(self.refused),
+                "filters_to_create": count["create"],
+                "filters_to_update": count["update"],
+                "filters_to_delete": count["delete"],
+                "filters_reported": count["report"],
             },
         }
 
     def render(self) -> str:
         """A plain-text table grouped by persona, for a pull-request review."""
         lines: list[str] = []
+        if self.filters:
+            lines.append("data cells filters")
+            for f in self.filters:
+                what = f.spec.describe() if f.spec else (f.current.describe() if f.current else "")
+                if f.action == "update" and f.current is not None:
+                    what = f"{f.current.describe()} -> {what}"
+                owner = f" ({', '.join(f.personas)})" if f.personas else ""
+                lines.append(f"  {_FILTER_SIGNS[f.action]} {f.resource.describe()}{owner}: {what}")
         by_persona: dict[str, list[tuple[str, Change]]] = {}
         for sign, items in (("+", self.grants), ("-", self.revokes), ("!", self.reported)):
             for change in items:
@@ -114,6 +168,12 @@ class Plan:
                 f"refused {refusal.persona}: {refusal.table}({','.join(refusal.columns)}): "
                 "personal data needs pii: true and a processing_record"
             )
+        if self.filters:
+            count = {a: sum(1 for f in self.filters if f.action == a) for a in _FILTER_SIGNS}
+            lines.append(
+                f"filters: {count['create']} to create, {count['update']} to update (~), "
+                f"{count['delete']} to delete, {count['report']} not in the file, reported"
+            )
         lines.append(
             f"{len(self.grants)} to grant, {len(self.revokes)} to revoke, "
             f"{len(self.reported)} extra grant(s) reported, not removed "
@@ -122,14 +182,24 @@ class Plan:
         return "\n".join(lines)
 
 
-def compute(desired: Desired, actual: State) -> Plan:
+def compute(
+    desired: Desired,
+    actual: State,
+    filters: Mapping[Resource, FilterSpec] | None = None,
+) -> Plan:
     """The delta: only missing permissions are granted, only managed extras revoked.
 
     Meshkit manages the principals the file names (a managed-principals scope): grants to other
     principals are never read into the plan. An extra grant of a managed principal is revoked
     when its persona says ``on_drift: repair``, reported otherwise.
+
+    ``filters`` are the data-cells filters in the catalog: a filter the file needs is created
+    when missing and updated when its rows or columns differ. A filter the file does not name
+    is deleted only when every grant on it belongs to an ``on_drift: repair`` persona (those
+    grants are revoked first); otherwise it is reported and left alone, like a hand-made grant.
     """
     plan = Plan(refused=list(desired.refused))
+    plan.filters = _filter_delta(desired, actual, filters or {})
     empty_perms: frozenset[str] = frozenset()
     for key in set(desired.state) | set(actual):
         principal, resource = key
@@ -175,6 +245,32 @@ def compute(desired: Desired, actual: State) -> Plan:
     for items in (plan.grants, plan.revokes, plan.reported):
         items.sort(key=_order)
     return plan
+
+
+def _filter_delta(
+    desired: Desired, actual: State, filters: Mapping[Resource, FilterSpec]
+) -> list[FilterChange]:
+    out: list[FilterChange] = []
+    for resource, spec in desired.filters.items():
+        current = filters.get(resource)
+        owners = desired.filter_personas.get(resource, ())
+        if current is None:
+            out.append(FilterChange(resource, "create", spec, None, owners))
+        elif current != spec:
+            out.append(FilterChange(resource, "update", spec, current, owners))
+    for resource, current in filters.items():
+        if resource in desired.filters:
+            continue
+        holders = {p for (p, r) in actual if r == resource}
+        personas = tuple(sorted({desired.persona_of.get(p, "") for p in holders} - {""}))
+        repaired = bool(holders) and all(
+            p in desired.persona_of and p in desired.repair for p in holders
+        )
+        out.append(
+            FilterChange(resource, "delete" if repaired else "report", None, current, personas)
+        )
+    out.sort(key=lambda f: (f.resource.database, f.resource.table, f.resource.name, f.action))
+    return out
 
 
 def _order(change: Change) -> tuple[Any, ...]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from meshkit.governance.grants import (
+    FilterSpec,
     Grants,
     Resource,
     State,
@@ -37,6 +38,7 @@ __all__ = [
     "desired_state",
     "read_actual",
     "read_catalog",
+    "read_filters",
 ]
 
 #: The parameter that marks personal data on a database, table or column (as central sets it).
@@ -99,6 +101,10 @@ class Desired:
     persona_of: dict[str, str]
     repair: set[str]
     refused: list[Refusal]
+    #: Data-cells filters the grants need (resource of kind ``cells_filter`` -> definition).
+    filters: dict[Resource, FilterSpec] = field(default_factory=dict)
+    #: The personas whose rules define each filter (for the plan's review).
+    filter_personas: dict[Resource, tuple[str, ...]] = field(default_factory=dict)
 
 
 def desired_state(file: PersonasFile, catalog: Catalog) -> Desired:
@@ -107,6 +113,8 @@ def desired_state(file: PersonasFile, catalog: Catalog) -> Desired:
     persona_of: dict[str, str] = {}
     repair: set[str] = set()
     refused: set[Refusal] = set()
+    filters: dict[Resource, FilterSpec] = {}
+    owners: dict[Resource, set[str]] = {}
     for persona in file.personas:
         principals = persona.resolved_principals(catalog.account)
         for principal in principals:
@@ -114,14 +122,54 @@ def desired_state(file: PersonasFile, catalog: Catalog) -> Desired:
             if persona.on_drift == "repair":
                 repair.add(principal)
         for rule in persona.rules:
-            for resource, perms, grantable in _rule_grants(rule, catalog, persona.name, refused):
+            found: dict[Resource, FilterSpec] = {}
+            for resource, perms, grantable in _rule_grants(
+                rule, catalog, persona.name, refused, found
+            ):
                 for principal in principals:
                     merge(state, principal, resource, perms, grantable)
-    return Desired(canonical(state), persona_of, repair, sorted(refused))
+            for resource, spec in found.items():
+                _define(filters, owners, resource, spec, persona.name)
+    return Desired(
+        canonical(state),
+        persona_of,
+        repair,
+        sorted(refused),
+        filters,
+        {r: tuple(sorted(p)) for r, p in owners.items()},
+    )
+
+
+def _define(
+    filters: dict[Resource, FilterSpec],
+    owners: dict[Resource, set[str]],
+    resource: Resource,
+    spec: FilterSpec,
+    persona: str,
+) -> None:
+    """One definition per filter: two rules naming one filter on one table must agree."""
+    from meshkit.governance.model import PersonasFileError
+
+    known = filters.get(resource)
+    if known is not None and known != spec:
+        raise PersonasFileError(
+            [
+                f"row_filter {resource.name!r} on {resource.database}.{resource.table} is "
+                f"defined twice with different rows or columns (personas "
+                f"{', '.join(sorted(owners[resource] | {persona}))}): "
+                f"{known.describe()!r} and {spec.describe()!r}; give one of them another name"
+            ]
+        )
+    filters[resource] = spec
+    owners.setdefault(resource, set()).add(persona)
 
 
 def _rule_grants(
-    rule: Rule, catalog: Catalog, persona: str, refused: set[Refusal]
+    rule: Rule,
+    catalog: Catalog,
+    persona: str,
+    refused: set[Refusal],
+    filters: dict[Resource, FilterSpec],
 ) -> Iterable[tuple[Resource, frozenset[str], frozenset[str]]]:
     perms = frozenset(rule.permissions)
     grantable = frozenset(rule.grant_option)
@@ -179,7 +227,9 @@ def _rule_grants(
     for table in candidates:
         if not matches(table.database, table.name, table.tags):
             continue
-        yield from _table_grants(rule, table, account, table_perms, grantable, persona, refused)
+        yield from _table_grants(
+            rule, table, account, table_perms, grantable, persona, refused, filters
+        )
 
 
 @functools.lru_cache(maxsize=1024)
@@ -200,10 +250,16 @@ def _table_grants(
     grantable: frozenset[str],
     persona: str,
     refused: set[Refusal],
+    filters: dict[Resource, FilterSpec],
 ) -> Iterable[tuple[Resource, frozenset[str], frozenset[str]]]:
     name = f"{table.database}.{table.name}"
     whole = Resource("table", account, database=table.database, table=table.name)
     if rule.row_filter is not None:
+        if "DESCRIBE" in perms:
+            yield whole, frozenset({"DESCRIBE"}), frozenset()
+        spec = _filter_spec(rule, table, persona, refused)
+        if spec is None:
+            return
         cells = Resource(
             "cells_filter",
             account,
@@ -211,16 +267,21 @@ def _table_grants(
             table=table.name,
             name=rule.row_filter.name,
         )
-        if table.pii_columns and not rule.pii:
-            refused.add(Refusal(persona, name, tuple(sorted(table.pii_columns))))
-            return
+        filters[cells] = spec
         yield cells, frozenset({"SELECT"}), frozenset()
-        if "DESCRIBE" in perms:
-            yield whole, frozenset({"DESCRIBE"}), frozenset()
         return
     reads = perms & _READS
     if not reads:
         yield whole, perms, _options(grantable, perms)
+        return
+    # ALL's other permissions stay on the table; reading moves to the allowed columns.
+    others = (_TABLE_PERMS - {"SELECT"} if "ALL" in perms else perms - {"SELECT"}) & _TABLE_PERMS
+    if not table.columns and not rule.pii:
+        # No schema yet (central creates a product's table before its first crawl): which of
+        # its columns will hold personal data is unknown, so nothing is read until the crawl
+        # reports them (ProductSchemaUpdated grants them within that event).
+        if others:
+            yield whole, frozenset(others), _options(grantable, frozenset(others))
         return
     columns = set(table.columns)
     restricted = rule.columns is not None
@@ -235,8 +296,6 @@ def _table_grants(
     if not restricted:
         yield whole, perms, _options(grantable, perms)
         return
-    # ALL's other permissions stay on the table; reading moves to the allowed columns.
-    others = (_TABLE_PERMS - {"SELECT"} if "ALL" in perms else perms - {"SELECT"}) & _TABLE_PERMS
     if others:
         yield whole, frozenset(others), _options(grantable, frozenset(others))
     if not columns:
@@ -248,6 +307,43 @@ def _table_grants(
         resource = Resource("columns", account, table.database, table.name, tuple(sorted(columns)))
     select_grantable = frozenset({"SELECT"}) if grantable & _READS else frozenset()
     yield resource, frozenset({"SELECT"}), select_grantable
+
+
+def _filter_spec(
+    rule: Rule, table: TableInfo, persona: str, refused: set[Refusal]
+) -> FilterSpec | None:
+    """The data-cells filter a row-filter rule needs on one table (None: no column left).
+
+    Columns follow the same rules as column grants: personal-data columns are left out
+    unless the rule is ``pii`` (with a record), and a rule that may not see personal data
+    names its columns (an include list), so a column added later is not shown before
+    inheritance has checked it. Columns the table does not have are left out.
+    """
+    assert rule.row_filter is not None
+    expression = rule.row_filter.expression
+    present = set(table.columns)
+    visible = set(present)
+    selection = rule.columns
+    if selection is not None and selection.include is not None:
+        visible &= set(selection.include)
+    if selection is not None and selection.exclude is not None:
+        visible -= set(selection.exclude)
+    if not rule.pii and visible & table.pii_columns:
+        refused.add(
+            Refusal(
+                persona,
+                f"{table.database}.{table.name}",
+                tuple(sorted(visible & table.pii_columns)),
+            )
+        )
+        visible -= table.pii_columns
+    if not visible:
+        return None
+    if selection is None and (rule.pii or not table.pii_columns):
+        return FilterSpec(expression, (), excluded=True)
+    if rule.pii and selection is not None and selection.exclude is not None:
+        return FilterSpec(expression, tuple(sorted(present - visible)), excluded=True)
+    return FilterSpec(expression, tuple(sorted(visible)), excluded=False)
 
 
 # ---------------------------------------------------------------------------- reading AWS
@@ -373,3 +469,63 @@ def _add_row(
 
 def empty() -> Grants:
     return Grants(frozenset())
+
+
+def read_filters(
+    lakeformation: Any, account: str, *, tables: set[tuple[str, str]] | None = None
+) -> tuple[State, dict[Resource, FilterSpec], int]:
+    """The explicit grants on the data-cells filters of ``account``'s catalog, the filters
+    themselves, and the calls made.
+
+    Filters come from ListDataCellsFilter (paginated); the grants on each from ListPermissions
+    by that DataCellsFilter resource (by resource, without a principal: explicit grants).
+    ``tables`` narrows to some (database, table) pairs (inheritance reads only its tables).
+    The grants of every principal are read, also those outside the file: the plan deletes a
+    filter only when no one else holds a grant on it.
+    """
+    settings = lakeformation.get_data_lake_settings(CatalogId=account).get("DataLakeSettings", {})
+    admins = {a["DataLakePrincipalIdentifier"] for a in settings.get("DataLakeAdmins", [])}
+    calls = 1
+    filters: dict[Resource, FilterSpec] = {}
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"MaxResults": PAGE_SIZE}
+        if token:
+            kwargs["NextToken"] = token
+        page = lakeformation.list_data_cells_filter(**kwargs)
+        calls += 1
+        for data in page.get("DataCellsFilters", []):
+            resource = Resource(
+                "cells_filter",
+                str(data.get("TableCatalogId") or account),
+                database=str(data["DatabaseName"]),
+                table=str(data["TableName"]),
+                name=str(data["Name"]),
+            )
+            if resource.catalog != account:
+                continue
+            if tables is not None and (resource.database, resource.table) not in tables:
+                continue
+            filters[resource] = FilterSpec.from_api(data)
+        token = page.get("NextToken")
+        if not token:
+            break
+    state: State = {}
+    for resource in sorted(filters):
+        token = None
+        while True:
+            kwargs = {
+                "CatalogId": account,
+                "Resource": resource.as_api(),
+                "MaxResults": PAGE_SIZE,
+            }
+            if token:
+                kwargs["NextToken"] = token
+            page = lakeformation.list_permissions(**kwargs)
+            calls += 1
+            for row in page.get("PrincipalResourcePermissions", []):
+                _add_row(state, row, account, admins, None)
+            token = page.get("NextToken")
+            if not token:
+                break
+    return canonical(state), filters, calls

@@ -45,6 +45,33 @@ class Endpoint:
         return self.wiring.group
 
 
+#: A team group's Lambda timeout (the constructs' default), when the topology has no entry.
+DEFAULT_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class InvocationContext:
+    """Lambda's context as the local mesh gives it to a router: the time left before the
+    group's timeout (simulated time stands still while a handler runs), so idempotency locks
+    end with the invocation there as in Lambda."""
+
+    group: str
+    timeout_ms: int
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_ms
+
+    @classmethod
+    def for_group(cls, group: str) -> InvocationContext:
+        from meshkit import topology
+
+        try:
+            seconds = topology.group(group).timeout_seconds
+        except KeyError:
+            seconds = DEFAULT_TIMEOUT_SECONDS
+        return cls(group=group, timeout_ms=seconds * 1000)
+
+
 @dataclass(frozen=True)
 class BatchCrash:
     """The router raised instead of answering: Lambda fails the whole batch."""
@@ -158,7 +185,9 @@ class Delivery:
         try:
             with group_calls(endpoint.group, endpoint.account.account_id):
                 answer = endpoint.router.resolve(
-                    {"Records": records}, None, runtime=endpoint.runtime
+                    {"Records": records},
+                    InvocationContext.for_group(endpoint.group),
+                    runtime=endpoint.runtime,
                 )
             failed = {
                 item["itemIdentifier"] for item in (answer or {}).get("batchItemFailures", [])

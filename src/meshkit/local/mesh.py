@@ -594,6 +594,7 @@ class LocalMesh:
                 correlation_id=outcome.correlation_id,
                 error=outcome.error,
                 sender=envelope.account if envelope is not None else None,
+                event_id=envelope.id if envelope is not None else None,
             )
             self.timeline.append(entry)
             for watcher in list(self._watchers):

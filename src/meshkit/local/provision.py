@@ -292,6 +292,11 @@ def provision_central(
             mesh_rules.append(
                 (bus, prefix, topology.central_group_pattern(g, central_account=account.account_id))
             )
+        if g.guard:
+            pattern = topology.guard_pattern(
+                "central", central_account=account.account_id, account=account.account_id
+            )
+            mesh_rules.append((bus, prefix, pattern))
         if g.operator_events:
             mesh_rules.append((bus, f"{prefix}-operator", topology.operator_pattern(g)))
         if g.own_events:
@@ -427,9 +432,16 @@ def provision_domain(
         res.erasure_secret = _erasure_secret(account, f"{mesh}-{domain}-erasure-key")
     for g in topology.groups_for("domain", features):
         prefix = f"{mesh}-{domain}-{g.env_name}"
-        mesh_rules = [
-            (bus, prefix, topology.domain_group_pattern(g, central_account=central.account_id))
-        ]
+        mesh_rules = []
+        if g.events:
+            mesh_rules.append(
+                (bus, prefix, topology.domain_group_pattern(g, central_account=central.account_id))
+            )
+        if g.guard:
+            pattern = topology.guard_pattern(
+                "domain", central_account=central.account_id, account=acct
+            )
+            mesh_rules.append((bus, prefix, pattern))
         if g.own_events:
             mesh_rules.append((bus, f"{prefix}-own", topology.own_pattern(g, account=acct)))
         res.groups[g.name] = provision_group(

@@ -43,6 +43,8 @@ class TimelineEntry:
     error: str | None = None
     #: The envelope's ``account``: who sent the event.
     sender: str | None = None
+    #: The envelope's ``id`` (None when the envelope could not be read).
+    event_id: str | None = None
 
     @property
     def account_label(self) -> str:

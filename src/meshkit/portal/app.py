@@ -137,6 +137,17 @@ def create_app(backend: Backend, settings: PortalSettings | None = None) -> Any:
     def forbidden(request: Request, session: _Session | None, message: str) -> Response:
         return render(request, "error.html", session, status=403, message=message)
 
+    async def signed_form(request: Request) -> tuple[_Session, dict[str, str]] | Response:
+        """The signed-in session and its POSTed form (CSRF checked), or the response that
+        sends the user to sign in or refuses an expired form."""
+        session = session_of(request)
+        if session is None:
+            return to_signin(request)
+        form = await form_of(request, session)
+        if form is None:
+            return forbidden(request, session, "The form expired: reload the page and send again.")
+        return session, form
+
     # -- sign-in -----------------------------------------------------------------------------
     async def signin(request: Request) -> Response:
         from meshkit.portal.backend import NotHere
@@ -241,12 +252,10 @@ def create_app(backend: Backend, settings: PortalSettings | None = None) -> Any:
             check_requester,
         )
 
-        session = session_of(request)
-        if session is None:
-            return to_signin(request)
-        form = await form_of(request, session)
-        if form is None:
-            return forbidden(request, session, "The form expired: reload the page and send again.")
+        signed = await signed_form(request)
+        if not isinstance(signed, tuple):
+            return signed
+        session, form = signed
         me = session.identity
         domain, name = request.path_params["domain"], request.path_params["product"]
         purpose = form.get("purpose", "").strip()
@@ -324,12 +333,10 @@ def create_app(backend: Backend, settings: PortalSettings | None = None) -> Any:
         from meshkit.events.access import AccessDecided
         from meshkit.handlers.central import check_decider, check_pending
 
-        session = session_of(request)
-        if session is None:
-            return to_signin(request)
-        form = await form_of(request, session)
-        if form is None:
-            return forbidden(request, session, "The form expired: reload the page and send again.")
+        signed = await signed_form(request)
+        if not isinstance(signed, tuple):
+            return signed
+        session, form = signed
         me = session.identity
         request_id = request.path_params["request_id"]
         approve = form.get("decision") == "approve"

@@ -16,6 +16,8 @@ _EXPORTS: dict[str, str] = {
     "RetryLater": "errors",
     "PublishError": "errors",
     "MeshRuntimeError": "errors",
+    "BatchFailedError": "errors",
+    "ConfigurationError": "errors",
     "EventRouter": "router",
     "Runtime": "router",
     "Outcome": "router",

@@ -9,7 +9,14 @@ if TYPE_CHECKING:
 
     from meshkit.events.base import EventDetail
 
-__all__ = ["MeshRuntimeError", "PublishError", "RejectEvent", "RetryLater"]
+__all__ = [
+    "BatchFailedError",
+    "ConfigurationError",
+    "MeshRuntimeError",
+    "PublishError",
+    "RejectEvent",
+    "RetryLater",
+]
 
 
 class MeshRuntimeError(RuntimeError):
@@ -51,3 +58,16 @@ class PublishError(MeshRuntimeError):
     def __init__(self, message: str, failed: list[dict[str, object]]) -> None:
         self.failed = failed
         super().__init__(message)
+
+
+class BatchFailedError(MeshRuntimeError):
+    """Every record of an SQS batch failed: the invocation fails, so Lambda's ``Errors``
+    metric (and the handler's alarm on it) sees it; SQS redelivers the batch all the same."""
+
+    def __init__(self, message: str, failures: int) -> None:
+        self.failures = failures
+        super().__init__(message)
+
+
+class ConfigurationError(MeshRuntimeError):
+    """The function is deployed without something it cannot safely run without."""

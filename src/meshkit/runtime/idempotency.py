@@ -7,6 +7,7 @@ Lambda) may be taken over, as Powertools does.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +29,9 @@ __all__ = [
     "InMemoryIdempotencyStore",
 ]
 
-#: Lambda's maximum run time: an INPROGRESS record older than this belongs to a dead invocation.
+#: Lambda's maximum run time: without the invocation's own deadline (``lock_until``, which the
+#: router takes from ``context.get_remaining_time_in_millis()``), an INPROGRESS record older than
+#: this belongs to a dead invocation.
 DEFAULT_LOCK_TIMEOUT = timedelta(minutes=15)
 #: How long a COMPLETE record suppresses redeliveries (EventBridge and SQS retry within a day).
 DEFAULT_TTL = timedelta(days=1)
@@ -47,8 +50,12 @@ class AlreadyInProgressError(RetryLater):
 class IdempotencyStore(Protocol):
     """Where (handler, event id) claims are recorded."""
 
-    def claim(self, key: str, *, now: datetime) -> Claim:
-        """Take the key; ``duplicate`` when it is COMPLETE; AlreadyInProgressError when held."""
+    def claim(self, key: str, *, now: datetime, lock_until: datetime | None = None) -> Claim:
+        """Take the key; ``duplicate`` when it is COMPLETE; AlreadyInProgressError when held.
+
+        The claim may be taken over after ``lock_until`` (the invocation's deadline, from
+        Lambda's remaining time), or after the store's lock timeout when it is not known.
+        """
         ...
 
     def complete(self, key: str, *, now: datetime) -> None:
@@ -78,7 +85,7 @@ class InMemoryIdempotencyStore:
         self._records: dict[str, _Record] = {}
         self._lock = threading.Lock()
 
-    def claim(self, key: str, *, now: datetime) -> Claim:
+    def claim(self, key: str, *, now: datetime, lock_until: datetime | None = None) -> Claim:
         with self._lock:
             record = self._records.get(key)
             if record is not None and record.expires_at > now:
@@ -86,7 +93,9 @@ class InMemoryIdempotencyStore:
                     return "duplicate"
                 if record.lock_expires_at > now:
                     raise AlreadyInProgressError(f"{key} is being processed by another invocation")
-            self._records[key] = _Record(INPROGRESS, now + self.ttl, now + self.lock_timeout)
+            self._records[key] = _Record(
+                INPROGRESS, now + self.ttl, lock_until or now + self.lock_timeout
+            )
             return "acquired"
 
     def complete(self, key: str, *, now: datetime) -> None:
@@ -135,10 +144,15 @@ class DynamoDBIdempotencyStore:
             self._client = source if hasattr(source, "put_item") else source.client("dynamodb")
         return self._client
 
-    def claim(self, key: str, *, now: datetime) -> Claim:
+    def claim(self, key: str, *, now: datetime, lock_until: datetime | None = None) -> Claim:
         from botocore.exceptions import ClientError
 
         epoch = int(now.timestamp())
+        lock_epoch = (
+            math.ceil(lock_until.timestamp())
+            if lock_until is not None
+            else epoch + int(self.lock_timeout.total_seconds())
+        )
         try:
             self.client.put_item(
                 TableName=self.table,
@@ -146,9 +160,7 @@ class DynamoDBIdempotencyStore:
                     "id": {"S": key},
                     "status": {"S": INPROGRESS},
                     TTL_ATTRIBUTE: {"N": str(epoch + int(self.ttl.total_seconds()))},
-                    "lock_expires_epoch": {
-                        "N": str(epoch + int(self.lock_timeout.total_seconds()))
-                    },
+                    "lock_expires_epoch": {"N": str(lock_epoch)},
                 },
                 # Free, expired (TTL deletion lags by up to days), or a stale INPROGRESS lock.
                 ConditionExpression=(

@@ -1,6 +1,7 @@
 """The Lambda entrypoint of every handler group: ``meshkit.runtime.lambda_entry.handler``.
 
-It imports only the standard library at import time; the group's router (and with it the event
+It imports only the standard library (and meshkit's configuration, itself standard library
+only) at import time; the group's router (and with it the event
 models its handlers use) is imported on the first invocation, once.
 """
 
@@ -10,12 +11,14 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Any
 
+from meshkit.runtime.config import MeshConfig
+
 if TYPE_CHECKING:
     from meshkit.runtime.router import EventRouter
 
 __all__ = ["GROUP_ENV", "PYDANTIC_REQUIREMENT", "check_pydantic", "handler", "load_router"]
 
-GROUP_ENV = "MESHKIT_GROUP"
+GROUP_ENV = MeshConfig.env_name("group")
 
 #: meshkit's pydantic requirement (pyproject.toml; a test keeps the two equal): the dependencies
 #: layer (Powertools' by default) must bring a release in ``[floor, cap)``.

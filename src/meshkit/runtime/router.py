@@ -30,8 +30,14 @@ from meshkit.events.base import EventDetail
 from meshkit.events.catalogue import InvalidEventError, lookup, parse_detail
 from meshkit.events.envelope import InvalidEnvelopeError, parse_envelope
 from meshkit.events.exceptions import UnknownEventTypeError
+from meshkit.runtime import logs
 from meshkit.runtime.context import HandlerContext, utc_now
-from meshkit.runtime.errors import MeshRuntimeError, RejectEvent
+from meshkit.runtime.errors import (
+    BatchFailedError,
+    ConfigurationError,
+    MeshRuntimeError,
+    RejectEvent,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -156,6 +162,20 @@ class Runtime:
         from meshkit.runtime.context import BotoClientFactory
 
         config = MeshConfig.from_env(env)
+        # A team function (MeshFunction) starts here, not in lambda_entry: check its layer too.
+        import pydantic
+
+        from meshkit.runtime.lambda_entry import check_pydantic
+
+        check_pydantic(str(pydantic.VERSION))
+        if not config.idempotency_table:
+            # In-memory claims would not survive the next cold start nor be seen by another
+            # concurrent instance: redeliveries would run handlers twice.
+            raise ConfigurationError(
+                f"{MeshConfig.env_name('idempotency_table')} is not set: a Lambda function "
+                "keeps its idempotency records in DynamoDB (the meshkit constructs set it; "
+                "MeshFunction and add_handler do for a team's function). Refusing to start."
+            )
         clients = BotoClientFactory(
             region=config.region,
             account_id=config.account_id,
@@ -190,19 +210,24 @@ class _Delivery:
     attempt: int = 1
     message_id: str | None = None
     from_sqs: bool = False
+    #: The invocation's deadline: idempotency locks taken for it expire then.
+    deadline: datetime | None = None
 
 
 class EventRouter:
     """Handlers of one topology group, keyed by event model.
 
     ``name`` is the group name (``central.access``): it prefixes idempotency keys and names the
-    group in FlowFailed and EventRejected.
+    group in FlowFailed and EventRejected. When every record of an SQS batch failed, ``resolve``
+    raises ``BatchFailedError`` (``raise_on_entire_batch_failure``), so the invocation counts in
+    Lambda's ``Errors`` metric that the handler alarm watches; SQS retries the batch either way.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, raise_on_entire_batch_failure: bool = True) -> None:
         if not name:
             raise ValueError("a router needs the name of its topology group")
         self.name = name
+        self.raise_on_entire_batch_failure = raise_on_entire_batch_failure
         self._handlers: dict[str, list[_Registration]] = {}
         self._models: dict[str, type[EventDetail]] = {}
         self._names: dict[str, Handler] = {}
@@ -256,17 +281,21 @@ class EventRouter:
         """Process a Lambda event: an SQS batch (answers ``batchItemFailures``) or one
         EventBridge event (answers None; raises when it failed)."""
         rt = runtime or default_runtime()
+        deadline = _deadline(context, rt)
         records = event.get("Records") if isinstance(event, Mapping) else None
         if isinstance(records, list):
-            return self._resolve_batch(records, rt)
-        delivery = _Delivery(raw=event, body=_dumps(event))
+            return self._resolve_batch(records, rt, deadline)
+        delivery = _Delivery(raw=event, body=_dumps(event), deadline=deadline)
         error = self._process(delivery, rt)
         if error is not None:
             raise error
         return None
 
-    def _resolve_batch(self, records: list[Any], rt: Runtime) -> dict[str, Any]:
+    def _resolve_batch(
+        self, records: list[Any], rt: Runtime, deadline: datetime | None
+    ) -> dict[str, Any]:
         failures: list[dict[str, str]] = []
+        first_error: Exception | None = None
         failed_groups: set[str] = set()
         for record in records:
             message_id = str(record.get("messageId", ""))
@@ -287,19 +316,42 @@ class EventRouter:
                 attempt=attempt,
                 message_id=message_id,
                 from_sqs=True,
+                deadline=deadline,
             )
-            if self._process(delivery, rt) is not None:
+            error = self._process(delivery, rt)
+            if error is not None:
+                first_error = first_error or error
                 failures.append({"itemIdentifier": message_id})
                 if group is not None:
                     failed_groups.add(group)
+        if records and len(failures) == len(records) and self.raise_on_entire_batch_failure:
+            cause = f"{type(first_error).__name__}: {first_error}" if first_error else "-"
+            raise BatchFailedError(
+                f"router {self.name}: all {len(records)} records of the batch failed (first: "
+                f"{_short(cause)}); SQS delivers them again",
+                len(failures),
+            ) from first_error
         return {"batchItemFailures": failures}
 
     def _process(self, delivery: _Delivery, rt: Runtime) -> Exception | None:
         """Handle one event; the exception that makes it a failure, or None when processed."""
+        raw = _as_mapping(delivery.raw)
+        detail = raw.get("detail")
+        with logs.bind(
+            correlation_id=_correlation(detail).get("correlation_id"),
+            event_id=_clean(str(raw.get("id") or "-"))[:128],
+            handler=self.name,
+        ):
+            return self._process_bound(delivery, rt)
+
+    def _process_bound(self, delivery: _Delivery, rt: Runtime) -> Exception | None:
         envelope: EventEnvelope | None = None
         try:
             envelope = parse_envelope(delivery.raw)
-            model = lookup(envelope.source, envelope.detail_type)
+            # The router's own models first: a team's event need not be in the catalogue.
+            model = self._models.get(f"{envelope.source}/{envelope.detail_type}") or lookup(
+                envelope.source, envelope.detail_type
+            )
             typed = parse_detail(model, envelope.detail)
         except (
             InvalidEnvelopeError,
@@ -326,7 +378,8 @@ class EventRouter:
             return self._reject(rt, delivery, envelope, typed, reason, "unknown_type", self.name)[0]
         first_error: Exception | None = None
         for registration in registrations:
-            error = self._call(registration, delivery, envelope, typed, rt)
+            with logs.bind(handler=f"{self.name}.{registration.name}"):
+                error = self._call(registration, delivery, envelope, typed, rt)
             if error is not None and first_error is None:
                 first_error = error
         return first_error
@@ -345,7 +398,7 @@ class EventRouter:
         digest = hashlib.sha256(delivery.body.encode("utf-8", "backslashreplace")).hexdigest()
         key = f"{self.name}:rejected:{digest}"
         try:
-            if rt.idempotency.claim(key, now=rt.clock()) == "duplicate":
+            if _claim(rt, key, delivery) == "duplicate":
                 return None
         except Exception as exc:
             return exc
@@ -386,7 +439,7 @@ class EventRouter:
             )
 
         try:
-            claim = rt.idempotency.claim(key, now=rt.clock())
+            claim = _claim(rt, key, delivery)
         except Exception as exc:
             return self._fail(rt, delivery, envelope, typed, registration.name, exc, report)
         if claim == "duplicate":
@@ -614,6 +667,27 @@ class EventRouter:
             rt.on_outcome(outcome)
         except Exception:
             log.exception("on_outcome callback failed")
+
+
+def _claim(rt: Runtime, key: str, delivery: _Delivery) -> str:
+    """Claim ``key``, locked until the invocation's deadline when it is known."""
+    if delivery.deadline is not None:
+        return rt.idempotency.claim(key, now=rt.clock(), lock_until=delivery.deadline)
+    return rt.idempotency.claim(key, now=rt.clock())
+
+
+def _deadline(context: object | None, rt: Runtime) -> datetime | None:
+    """When this invocation ends (Lambda's context), on the runtime's clock; None unknown."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    try:
+        millis = int(remaining())
+    except (TypeError, ValueError):
+        return None
+    from datetime import timedelta
+
+    return rt.clock() + timedelta(milliseconds=max(millis, 0))
 
 
 def _follow_ups(result: HandlerResult, handler: str) -> list[EventDetail]:

@@ -18,7 +18,34 @@ if TYPE_CHECKING:
 
     from meshkit.local.lake.sharing import SharingLedger
 
-__all__ = ["CatalogSimulation", "table_ref"]
+__all__ = ["CatalogSimulation", "database_state_change", "table_ref"]
+
+#: Glue's catalog event (source aws.glue), for the calls AWS sends it for.
+DATABASE_STATE_CHANGE = "Glue Data Catalog Database State Change"
+
+
+def database_state_change(
+    region: str, catalog: str, op: str, params: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]] | None:
+    """The detail and resources of ``Glue Data Catalog Database State Change`` for a
+    successful Glue call (None for a call AWS sends no such event for)."""
+    prefix = f"arn:aws:glue:{region}:{catalog}"
+    if op in {"CreateDatabase", "DeleteDatabase"}:
+        name = str((params.get("DatabaseInput") or {}).get("Name") or params.get("Name") or "")
+        detail: dict[str, Any] = {"databaseName": name, "typeOfChange": op, "changedTables": []}
+        return detail, [f"{prefix}:database/{name}"]
+    if op in {"CreateTable", "DeleteTable", "BatchDeleteTable"}:
+        database = str(params.get("DatabaseName", ""))
+        if op == "CreateTable":
+            tables = [str((params.get("TableInput") or {}).get("Name", ""))]
+        elif op == "DeleteTable":
+            tables = [str(params.get("Name", ""))]
+        else:
+            tables = [str(t) for t in params.get("TablesToDelete") or []]
+        detail = {"databaseName": database, "typeOfChange": op, "changedTables": tables}
+        return detail, [f"{prefix}:table/{database}/{t}" for t in tables]
+    return None
+
 
 #: Reads answered from another account's catalog when the caller holds a usable grant.
 _CROSS_READS = frozenset(

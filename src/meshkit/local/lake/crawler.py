@@ -17,6 +17,7 @@ from urllib.parse import unquote
 from botocore.exceptions import ClientError
 
 from meshkit.local.lake._aws import Answer, LakeClientError, answer, iso
+from meshkit.local.lake.catalog import DATABASE_STATE_CHANGE, database_state_change
 from meshkit.local.lake.formats import (
     SERDE,
     ObjectUnreadable,
@@ -492,6 +493,17 @@ class CrawlerSimulation:
         return table_input
 
     # ------------------------------------------------------------------ applying
+    def _table_created(self, catalog: str, database: str, table_input: dict[str, Any]) -> None:
+        """The crawler's own create_table bypasses the hooks: send Glue's catalog event."""
+        found = database_state_change(
+            self._region,
+            catalog,
+            "CreateTable",
+            {"DatabaseName": database, "TableInput": table_input},
+        )
+        if found is not None:
+            self._emit(catalog, _SOURCE, DATABASE_STATE_CHANGE, found[0], found[1])
+
     def _apply(self, plans: list[_TablePlan]) -> _Counters:
         counters = _Counters()
         for plan in plans:
@@ -501,6 +513,7 @@ class CrawlerSimulation:
                 if plan.existing is None:
                     glue.create_table(DatabaseName=db, TableInput=plan.table_input)
                     counters.tables_created += 1
+                    self._table_created(plan.ref.catalog, db, plan.table_input)
                 elif plan.changed:
                     glue.update_table(DatabaseName=db, TableInput=plan.table_input)
                     counters.tables_updated += 1

@@ -10,6 +10,11 @@ CTEs (the check applies to every table the query touches; one refusal refuses th
 query and names each table refused). A query that reads ``information_schema`` (or DuckDB's
 ``duckdb_tables()``/``duckdb_columns()``) sees every table the principal may read, as
 ``<link database>.<table>`` with its granted columns, and nothing else.
+
+SELECT through data-cells filters shows only the filters' rows and columns (several filters
+combine cell by cell, see :mod:`meshkit.local.lake.filters`); the filter's expression is the
+administrator's, parsed when the filter was created, and runs before the user's SQL sees the
+table.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import duckdb
 import pyarrow as pa
 from botocore.exceptions import ClientError
 
+from meshkit.local.lake.filters import ReadView, combined_select
 from meshkit.local.lake.formats import (
     ObjectUnreadable,
     hive_to_arrow,
@@ -170,15 +176,31 @@ class QueryEngine:
                     f"{shown}: the account's grant is missing: account {account} holds no usable "
                     f"Lake Formation SELECT on {target.describe()} from {target.catalog} "
                     "(never granted, revoked, or its RAM invitation is not accepted)."
+                    + (
+                        " It holds data cells filters of it: the local lake applies filters "
+                        "granted within one account only."
+                        if self._ledger.filter_views(account, target, issuer=target.catalog)
+                        else ""
+                    )
                 )
         held = self._ledger.effective(principal, target, issuer=account)
-        if not ({"SELECT", "ALL"} & held):
+        views = self._ledger.filter_views(principal, target, issuer=account)
+        if {"SELECT", "ALL"} & held:
+            allowed, excluded = self._ledger.columns_for(principal, target, issuer=account)
+            views.append(
+                ReadView(
+                    None,
+                    frozenset(allowed) if allowed is not None else None,
+                    frozenset(excluded),
+                )
+            )
+        if not views:
             raise PermissionError(
                 f"{shown}: the principal's grant is missing: {principal} holds no Lake "
-                f"Formation SELECT on {target.describe()} granted in account {account}."
+                f"Formation SELECT on {target.describe()} (nor on a data cells filter of it) "
+                f"granted in account {account}."
             )
-        allowed, excluded = self._ledger.columns_for(principal, target, issuer=account)
-        return _Granted(target, allowed, excluded)
+        return _Granted(target, tuple(views))
 
     def _visible(self, account: str, principal: str) -> dict[tuple[str, str], _Granted]:
         """Every ``db.table`` of the account's catalog the principal may read."""
@@ -220,15 +242,17 @@ class QueryEngine:
         granted: _Granted,
         data: pa.Table,
     ) -> None:
-        allowed, excluded = granted.allowed, granted.excluded
-        keep = [
-            c for c in data.column_names if (allowed is None or c in allowed) and c not in excluded
-        ]
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(db)}")
         staging = f"__meshkit_staging_{db}_{name}"
-        con.register(staging, data.select(keep))
-        con.execute(f"CREATE TABLE {_quote(db)}.{_quote(name)} AS SELECT * FROM {_quote(staging)}")
-        # The staging view would let the SQL see columns the grant left out: drop it.
+        con.register(staging, data)
+        select = combined_select(_quote(staging), data.column_names, list(granted.views))
+        if select is None:
+            raise PermissionError(
+                f"{db}.{name}: the principal's grants show no column of "
+                f"{granted.target.describe()}."
+            )
+        con.execute(f"CREATE TABLE {_quote(db)}.{_quote(name)} AS {select}")
+        # The staging view would let the SQL see rows and columns the grant left out: drop it.
         con.unregister(staging)
 
     def _read(self, target: LakeResource) -> pa.Table:
@@ -272,11 +296,11 @@ class QueryEngine:
 
 @dataclass(frozen=True)
 class _Granted:
-    """A table a principal passed both checks for, and the columns its grant allows."""
+    """A table a principal passed both checks for, and what its grants show (one view per
+    data-cells filter, one for the plain table/column grants)."""
 
     target: LakeResource
-    allowed: set[str] | None
-    excluded: set[str]
+    views: tuple[ReadView, ...]
 
 
 def _empty(columns: list[dict[str, Any]], keys: list[dict[str, Any]]) -> pa.Table:

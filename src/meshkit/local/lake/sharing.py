@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from meshkit.local.lake._aws import LakeClientError
+from meshkit.local.lake.filters import FilterStore, ReadView
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -29,7 +30,9 @@ __all__ = [
 _ACCOUNT = re.compile(r"\A[0-9]{12}\Z")
 _ROLE_ACCOUNT = re.compile(r"^arn:aws(?:-cn|-us-gov|-iso|-iso-b)?:iam::([0-9]{12}):")
 
-ResourceKind = Literal["catalog", "database", "table", "table_wildcard", "tag_policy", "other"]
+ResourceKind = Literal[
+    "catalog", "database", "table", "table_wildcard", "tag_policy", "cells_filter", "other"
+]
 
 #: Table permissions a database-level ``ALL`` or a table ``ALL`` stands for.
 _ALL = "ALL"
@@ -61,6 +64,8 @@ class LakeResource:
     excluded_columns: tuple[str, ...] = ()
     #: The resource as the API spells it (CatalogId filled in): echoed by list_permissions.
     raw: str = ""
+    #: DataCellsFilter: the filter's name (``database``/``table`` hold its table).
+    name: str = ""
 
     def as_api(self) -> dict[str, Any]:
         parsed: dict[str, Any] = json.loads(self.raw)
@@ -73,6 +78,8 @@ class LakeResource:
             return f"{self.catalog}:{self.database}.*"
         if self.kind == "database":
             return f"{self.catalog}:{self.database}"
+        if self.kind == "cells_filter":
+            return f"{self.catalog}:{self.database}.{self.table} (data cells filter {self.name})"
         if self.kind == "tag_policy":
             terms = " AND ".join(f"{k} IN ({', '.join(v)})" for k, v in self.expression)
             return f"{self.catalog}:{self.resource_type} WHERE {terms}"
@@ -86,6 +93,9 @@ def parse_resource(resource: Mapping[str, Any], default_catalog: str) -> LakeRes
     catalog = str(body.get("CatalogId") or default_catalog)
     if kind_name in {"Database", "Table", "TableWithColumns", "LFTagPolicy", "LFTag"}:
         body["CatalogId"] = catalog
+    if kind_name == "DataCellsFilter":
+        catalog = str(body.get("TableCatalogId") or default_catalog)
+        body["TableCatalogId"] = catalog
     raw = json.dumps({kind_name: body}, sort_keys=True)
     if kind_name == "Catalog":
         return LakeResource("catalog", catalog, raw=raw)
@@ -107,6 +117,15 @@ def parse_resource(resource: Mapping[str, Any], default_catalog: str) -> LakeRes
             table=str(body["Name"]),
             columns=columns,
             excluded_columns=excluded,
+            raw=raw,
+        )
+    if kind_name == "DataCellsFilter":
+        return LakeResource(
+            "cells_filter",
+            catalog,
+            database=str(body.get("DatabaseName", "")),
+            table=str(body.get("TableName", "")),
+            name=str(body.get("Name", "")),
             raw=raw,
         )
     if kind_name == "LFTagPolicy" and "Expression" in body:
@@ -203,6 +222,8 @@ class SharingLedger:
         self._shares: dict[tuple[str, str, str], _Share] = {}
         # catalog -> database -> table ("" for the database itself) -> key -> values
         self._tags: dict[tuple[str, str, str], dict[str, list[str]]] = {}
+        #: Data-cells filters (moto has none).
+        self.filters = FilterStore()
 
     # ------------------------------------------------------------------ organisation
     def same_organisation(self, a: str, b: str) -> bool:
@@ -254,12 +275,31 @@ class SharingLedger:
             res = entry.resource
             if res.catalog != catalog or res.database != database:
                 continue
-            if table is None or (res.kind == "table" and res.table == table):
+            if table is None or (res.kind in {"table", "cells_filter"} and res.table == table):
                 del self._entries[key]
                 self._unshare(entry.issuer, entry.principal, res)
+        self.filters.forget(catalog, database, table)
         for tag_key in list(self._tags):
             if tag_key[:2] == (catalog, database) and (table is None or tag_key[2] == table):
                 del self._tags[tag_key]
+
+    def forget_filter(self, filter_resource: LakeResource) -> None:
+        """A deleted data-cells filter takes the grants on it with it."""
+        for key, entry in list(self._entries.items()):
+            res = entry.resource
+            if res.kind == "cells_filter" and (
+                res.catalog,
+                res.database,
+                res.table,
+                res.name,
+            ) == (
+                filter_resource.catalog,
+                filter_resource.database,
+                filter_resource.table,
+                filter_resource.name,
+            ):
+                del self._entries[key]
+                self._unshare(entry.issuer, entry.principal, res)
 
     def _share(self, owner: str, receiver: str, resource: LakeResource) -> None:
         key = (owner, receiver, resource.raw)
@@ -429,6 +469,28 @@ class SharingLedger:
             return None, set.intersection(*exclusions) - allowed
         return allowed, set()
 
+    def filter_views(
+        self, principal: str, target: LakeResource, *, issuer: str | None = None
+    ) -> list[ReadView]:
+        """The data-cells filters on a table ``principal`` holds SELECT on (usable grants)."""
+        views: list[ReadView] = []
+        for entry in self._entries.values():
+            res = entry.resource
+            if entry.principal != principal or (issuer is not None and entry.issuer != issuer):
+                continue
+            if res.kind != "cells_filter" or "SELECT" not in entry.permissions:
+                continue
+            if (res.catalog, res.database, res.table) != (
+                target.catalog,
+                target.database,
+                target.table,
+            ):
+                continue
+            found = self.filters.get(res.catalog, res.database, res.table, res.name)
+            if found is not None and self._usable(entry):
+                views.append(found.view())
+        return views
+
     def _tag_policy_touches(self, policy: LakeResource, catalog: str, database: str) -> bool:
         if policy.resource_type == "DATABASE":
             return _matches(policy.expression, self.database_tags(catalog, database))
@@ -524,6 +586,7 @@ class SharingLedger:
         principal = (params.get("Principal") or {}).get("DataLakePrincipalIdentifier")
         resource_type = params.get("ResourceType")
         wanted = parse_resource(params["Resource"], account) if params.get("Resource") else None
+        related = str(params.get("IncludeRelated") or "").upper() == "TRUE"
         rows = []
         for entry in self._entries.values():
             own = entry.issuer == account
@@ -534,7 +597,9 @@ class SharingLedger:
                 continue
             if resource_type and not _of_type(entry.resource, resource_type):
                 continue
-            if wanted is not None and not _same_resource(entry.resource, wanted):
+            if wanted is not None and not (
+                _same_resource(entry.resource, wanted) or (related and _filter_of(entry, wanted))
+            ):
                 continue
             row: dict[str, Any] = {
                 "Principal": {"DataLakePrincipalIdentifier": entry.principal},
@@ -631,6 +696,17 @@ def _of_type(resource: LakeResource, resource_type: str) -> bool:
         return resource.kind == "tag_policy" and resource_type.endswith(resource.resource_type)
     api_name = {"DATA_LOCATION": "DataLocation", "LF_TAG": "LFTag"}.get(resource_type)
     return api_name is not None and resource.raw.startswith(f'{{"{api_name}"')
+
+
+def _filter_of(entry: _Entry, wanted: LakeResource) -> bool:
+    """IncludeRelated=TRUE on a Table: the grants on that table's data-cells filters too."""
+    res = entry.resource
+    return (
+        wanted.kind == "table"
+        and res.kind == "cells_filter"
+        and (res.catalog, res.database, res.table)
+        == (wanted.catalog, wanted.database, wanted.table)
+    )
 
 
 def _same_resource(entry: LakeResource, wanted: LakeResource) -> bool:

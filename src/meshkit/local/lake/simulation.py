@@ -18,7 +18,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from meshkit.local.lake._aws import Answer, LakeClientError, answer, fail, utcnow
-from meshkit.local.lake.catalog import CatalogSimulation
+from meshkit.local.lake.catalog import (
+    DATABASE_STATE_CHANGE,
+    CatalogSimulation,
+    database_state_change,
+)
 from meshkit.local.lake.crawler import CrawlerSimulation, EmitAwsEvent
 from meshkit.local.lake.locations import DataLocations, bucket_owner
 from meshkit.local.lake.query import QueryEngine
@@ -36,6 +40,18 @@ __all__ = ["LakeSimulation"]
 _PARAMS = "meshkit.lake.params"
 _SERVICES = ("glue", "lakeformation", "ram")
 _PRIVATE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
+#: Data-cells filter calls moto does not implement; the ledger's filter store answers them.
+_FILTER_OPS = frozenset(
+    {
+        "CreateDataCellsFilter",
+        "UpdateDataCellsFilter",
+        "GetDataCellsFilter",
+        "DeleteDataCellsFilter",
+        "ListDataCellsFilter",
+    }
+)
+#: What a grant on a data-cells filter may give (reading through it, seeing it, dropping it).
+_FILTER_PERMISSIONS = frozenset({"SELECT", "DESCRIBE", "DROP"})
 #: Resource kinds a consumer account may re-grant when the owner gave it grant option.
 _REGRANTABLE = frozenset({"database", "table", "table_wildcard", "tag_policy"})
 
@@ -57,6 +73,7 @@ class LakeSimulation:
         organization_accounts: set[str] | None = None,
     ) -> None:
         self.region = region
+        self._emit_aws_event = emit_aws_event
         #: Lake Formation allows at most 1000 values per LF-tag key (lowered in tests).
         self.max_tag_values = 1000
         self._clock_source = clock
@@ -209,8 +226,25 @@ class LakeSimulation:
         if service == "glue":
             self.catalog.after(account, op, params)
             self.crawler.after(account, op, params, parsed)
+            self._catalog_event(account, op, params, parsed)
         elif service == "lakeformation":
             self._lakeformation_after(account, op, params, parsed)
+
+    def _catalog_event(self, account: str, op: str, params: Mapping[str, Any], parsed: Any) -> None:
+        """Glue's ``Glue Data Catalog Database State Change`` on the catalog account's default
+        bus, as AWS sends it for database and table creates and deletes."""
+        if op == "BatchDeleteTable" and parsed.get("Errors"):
+            failed = {str(e.get("TableName")) for e in parsed["Errors"]}
+            params = {
+                **params,
+                "TablesToDelete": [
+                    t for t in params.get("TablesToDelete") or [] if str(t) not in failed
+                ],
+            }
+        catalog = str(params.get("CatalogId") or account)
+        found = database_state_change(self.region, catalog, op, params)
+        if found is not None:
+            self._emit_aws_event(catalog, "aws.glue", DATABASE_STATE_CHANGE, found[0], found[1])
 
     def _expected_owner(self, params: Mapping[str, Any]) -> None:
         """S3's ``ExpectedBucketOwner`` on HeadBucket: 403 when the bucket belongs to another
@@ -225,8 +259,11 @@ class LakeSimulation:
         self, account: str, op: str, params: Mapping[str, Any]
     ) -> Answer | None:
         if op == "GrantPermissions":
+            self._check_filter_grant(account, params)
             self._check_regrant(account, params)
             return None
+        if op in _FILTER_OPS:
+            return self._cells_filter(account, op, params)
         if op in {"BatchGrantPermissions", "BatchRevokePermissions"}:
             return self._batch(account, op, params)
         if op == "ListPermissions":
@@ -308,6 +345,89 @@ class LakeSimulation:
             ) from exc
         return resource
 
+    def _cells_filter(self, account: str, op: str, params: Mapping[str, Any]) -> Answer:
+        """The five data-cells filter calls, with Lake Formation's shapes and errors."""
+        store = self.ledger.filters
+        if op == "ListDataCellsFilter":
+            table = params.get("Table") or {}
+            catalog = str(table.get("CatalogId") or account)
+            database = table.get("DatabaseName")
+            name = None if "TableWildcard" in table else table.get("Name")
+            found = [
+                f.as_api()
+                for f in store.listed(
+                    catalog,
+                    str(database) if database else None,
+                    str(name) if name else None,
+                )
+            ]
+            page = _page(found, params, key="DataCellsFilters")
+            return answer(page)
+        if op in {"GetDataCellsFilter", "DeleteDataCellsFilter"}:
+            catalog = str(params.get("TableCatalogId") or account)
+            key = (
+                catalog,
+                str(params.get("DatabaseName", "")),
+                str(params.get("TableName", "")),
+                str(params.get("Name", "")),
+            )
+            if op == "GetDataCellsFilter":
+                return answer({"DataCellsFilter": store.require(*key).as_api()})
+            self._own_catalog(account, catalog, op)
+            store.delete(*key)
+            self.ledger.forget_filter(
+                LakeResource("cells_filter", key[0], database=key[1], table=key[2], name=key[3])
+            )
+            return answer({})
+        data = params.get("TableData") or {}
+        catalog = str(data.get("TableCatalogId") or account)
+        self._own_catalog(account, catalog, op)
+        database, table_name = str(data.get("DatabaseName", "")), str(data.get("TableName", ""))
+        try:
+            table = self._client(catalog, "glue").get_table(DatabaseName=database, Name=table_name)[
+                "Table"
+            ]
+        except ClientError as exc:
+            raise LakeClientError(
+                "EntityNotFoundException",
+                f"Table {catalog}:{database}.{table_name} of the data cells filter was not found.",
+            ) from exc
+        columns = [
+            str(c["Name"])
+            for c in [
+                *((table.get("StorageDescriptor") or {}).get("Columns") or []),
+                *(table.get("PartitionKeys") or []),
+            ]
+        ]
+        store.put(data, catalog, columns, create=op == "CreateDataCellsFilter")
+        return answer({})
+
+    def _own_catalog(self, account: str, catalog: str, op: str) -> None:
+        if catalog != account:
+            raise LakeClientError(
+                "AccessDeniedException",
+                f"{op} on a table of catalog {catalog} from account {account}: the local lake "
+                "manages data cells filters in the table owner's account only.",
+            )
+
+    def _check_filter_grant(self, account: str, params: Mapping[str, Any]) -> None:
+        """A grant on a data-cells filter needs the filter, and gives SELECT/DESCRIBE/DROP."""
+        resource = parse_resource(params["Resource"], account)
+        if resource.kind != "cells_filter":
+            return
+        self.ledger.filters.require(
+            resource.catalog, resource.database, resource.table, resource.name
+        )
+        wanted = set(params.get("Permissions") or []) | set(
+            params.get("PermissionsWithGrantOption") or []
+        )
+        if wanted - _FILTER_PERMISSIONS:
+            raise LakeClientError(
+                "InvalidInputException",
+                f"Permissions {sorted(wanted - _FILTER_PERMISSIONS)} cannot be granted on a data "
+                f"cells filter ({resource.describe()}); grant SELECT, DESCRIBE or DROP.",
+            )
+
     def _check_regrant(self, account: str, params: Mapping[str, Any]) -> None:
         """A grant on another account's resource needs that permission with grant option."""
         resource = parse_resource(params["Resource"], account)
@@ -363,6 +483,7 @@ class LakeSimulation:
                 continue
             try:
                 if granting:
+                    self._check_filter_grant(account, entry)
                     self._check_regrant(account, entry)
             except LakeClientError as exc:
                 failures.append(
@@ -474,19 +595,24 @@ class LakeSimulation:
         return None
 
 
-def _page(rows: list[dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
-    """One page of ListPermissions as AWS pages it: ``MaxResults`` rows, then a NextToken
+def _page(
+    rows: list[dict[str, Any]],
+    params: Mapping[str, Any],
+    *,
+    key: str = "PrincipalResourcePermissions",
+) -> dict[str, Any]:
+    """One page of a list as AWS pages it: ``MaxResults`` rows, then a NextToken
     (moto returns every row at once, research §A.3, which hides a missing NextToken loop)."""
     size = params.get("MaxResults")
     if not size:
-        return {"PrincipalResourcePermissions": rows}
+        return {key: rows}
     token = str(params.get("NextToken") or "")
     try:
         start = int(token.removeprefix("page-")) if token else 0
     except ValueError:
         raise LakeClientError("InvalidInputException", "The NextToken is not valid.") from None
     end = start + int(size)
-    out: dict[str, Any] = {"PrincipalResourcePermissions": rows[start:end]}
+    out: dict[str, Any] = {key: rows[start:end]}
     if end < len(rows):
         out["NextToken"] = f"page-{end}"
     return out
