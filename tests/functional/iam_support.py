@@ -167,8 +167,15 @@ def local_arns(mesh: LocalMesh) -> Any:
 
 
 def rewrite(mesh: LocalMesh) -> Any:
-    """Replaces the synthesized DataZone placeholder by the running mesh's domain id."""
-    return lambda value: value.replace(DATAZONE_PLACEHOLDER, mesh.datazone_domain_id)
+    """Replaces the synthesized DataZone placeholder by the running mesh's domain id (a mesh
+    without DataZone keeps it: no call names that domain)."""
+
+    def replace(value: str) -> str:
+        if "datazone" not in mesh.features:
+            return value
+        return value.replace(DATAZONE_PLACEHOLDER, mesh.datazone_domain_id)
+
+    return replace
 
 
 def bucket_owner(mesh: LocalMesh) -> Any:

@@ -12,6 +12,8 @@ from botocore.exceptions import ClientError
 pytest.importorskip("aws_cdk", reason="the IAM parity check reads the constructs' templates")
 
 import iam_support
+import test_flows
+import test_lifecycle_ends
 
 from meshkit.handlers._common import central_database_name
 from meshkit.local import demo, iam
@@ -41,7 +43,11 @@ def demo_templates() -> dict[str, dict[str, Any]]:
 
 
 def _mesh(
-    templates: dict[str, dict[str, Any]], *, enforce: bool = True
+    templates: dict[str, dict[str, Any]],
+    *,
+    enforce: bool = True,
+    datazone: bool = True,
+    seed: int = 0,
 ) -> tuple[LocalMesh, iam.IamParity]:
     late: dict[str, Any] = {}
     parity = iam.IamParity(
@@ -56,7 +62,8 @@ def _mesh(
         name="demo",
         central_account=demo.CENTRAL,
         region=REGION,
-        datazone=True,
+        datazone=datazone,
+        seed=seed,
         call_hooks=[parity.attach],
     )
     late.update(
@@ -75,6 +82,91 @@ def demo_run(
     with mesh:
         result = demo.run_demo(mesh, rows_per_day=20)
     return result, parity
+
+
+#: Flow-test scenarios replayed with enforcement on (the tests' own bodies, on a mesh checked
+#: against the demo's templates: same accounts and principals; the sharing mode is a setting).
+FLOW_SCENARIOS: dict[str, tuple[Any, str]] = {
+    "deregistration": (test_flows.test_deregistration, "flows"),
+    "reregistration": (test_flows.test_reregistration_changes_only_what_changed, "flows+products"),
+    "crawl_failure": (
+        test_flows.test_crawler_failure_is_reported_not_treated_as_success,
+        "flows",
+    ),
+    "denial": (test_flows.test_denial_reaches_consumer, "flows+products"),
+    "expiry": (
+        test_flows.test_approval_after_expiry_is_rejected_and_request_expires,
+        "flows+products",
+    ),
+    "time_limited": (test_flows.test_time_limited_access_is_revoked_when_it_ends, "flows+products"),
+    "deprecated": (test_flows.test_deprecated_product_accepts_no_new_requests, "flows+products"),
+    "deregistration_closes_all": (
+        test_lifecycle_ends.test_deregistration_closes_everything_the_domain_opened,
+        "ends",
+    ),
+    "register_again": (
+        test_lifecycle_ends.test_a_deregistered_domain_can_register_again_and_starts_clean,
+        "ends",
+    ),
+    "consumer_refusal": (
+        test_lifecycle_ends.test_consumer_refusal_ends_the_request_and_revokes_only_its_grants,
+        "ends",
+    ),
+    "deprecation_sweep": (
+        test_lifecycle_ends.test_deprecation_keeps_access_until_its_stated_end_then_the_sweep_revokes,
+        "ends",
+    ),
+    "deprecation_at_once": (
+        test_lifecycle_ends.test_deprecation_at_once_revokes_granted_access,
+        "ends",
+    ),
+}
+
+
+def _run_scenario(templates: dict[str, dict[str, Any]], body: Any, setup: str) -> iam.IamParity:
+    mesh, parity = _mesh(templates, datazone=False, seed=1 if setup.startswith("flows") else 5)
+    with mesh:
+        if setup.startswith("flows"):
+            mesh.add_domain("sales", account=test_flows.SALES)
+            mesh.add_domain("marketing", account=test_flows.MARKETING, principals=("analyst",))
+            mesh.add_domain("finance", account=test_flows.FINANCE, principals=("controller",))
+        else:
+            mesh.add_domain("sales", account=test_lifecycle_ends.SALES)
+            mesh.add_domain("marketing", account=test_lifecycle_ends.MARKETING)
+        mesh.run_until_idle()
+        if setup == "flows+products":
+            sales = mesh.domain("sales")
+            base = sales.storage_uri.rstrip("/")
+            products = {
+                "orders": test_flows._orders(sales, base),
+                "revenue": test_flows._revenue(sales, base),
+            }
+            for event in products.values():
+                sales.put(event)
+            mesh.run_until_idle()
+            body(mesh, products)
+        else:
+            body(mesh)
+    return parity
+
+
+@pytest.fixture(scope="module")
+def scenario_runs(demo_templates: dict[str, dict[str, Any]]) -> dict[str, iam.IamParity]:
+    return {
+        name: _run_scenario(demo_templates, body, setup)
+        for name, (body, setup) in FLOW_SCENARIOS.items()
+    }
+
+
+def test_flow_scenarios_pass_with_enforcement_on(scenario_runs: dict[str, iam.IamParity]) -> None:
+    denied = sorted(
+        f"{name}: {d.describe()}" for name, parity in scenario_runs.items() for d in parity.denials
+    )
+    assert not denied, "calls the synthesized policies do not allow:\n" + "\n".join(denied)
+    for name, parity in scenario_runs.items():
+        assert parity.records, name
+        assert not parity.cross_account, name
+        assert not parity.unchecked, name
 
 
 def test_every_demo_flow_passes_with_enforcement_on(
@@ -102,11 +194,17 @@ def test_every_demo_flow_passes_with_enforcement_on(
 
 def test_every_granted_action_no_flow_used_has_a_reason(
     demo_run: tuple[demo.DemoResult, iam.IamParity],
+    scenario_runs: dict[str, iam.IamParity],
 ) -> None:
     from meshkit.constructs import _iam
 
     _, parity = demo_run
-    unused = parity.unused_grants()
+    runs = [parity, *scenario_runs.values()]
+    used: dict[str, set[str]] = {}
+    for run in runs:
+        for group, actions in run.used_actions().items():
+            used.setdefault(group, set()).update(actions)
+    unused = parity.unused_grants(used=used)
     missing = sorted(
         f"{group}: {action}"
         for group, actions in unused.items()
@@ -117,7 +215,6 @@ def test_every_granted_action_no_flow_used_has_a_reason(
         missing
     )
     # A reason for an action some flow now calls is stale.
-    used = parity.used_actions()
     stale = sorted(
         f"{group}: {action}"
         for group, reasons in _iam.UNUSED_GRANT_REASONS.items()

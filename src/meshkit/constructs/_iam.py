@@ -196,11 +196,7 @@ UNUSED_GRANT_REASONS: dict[str, dict[str, str]] = {
         "secretsmanager:DescribeSecret": "CDK's Secret.grant_read bundle with GetSecretValue",
     },
     "central.onboarding": {
-        "glue:DeleteDatabase": "deregistration (DomainDeregistrationRequested) drops the "
-        "domain's central database; not in the demo",
         "glue:GetDatabase": "Lake Formation resolves a granted database as the grantor",
-        "lakeformation:RevokePermissions": "deregistration and deprecation revoke grants",
-        "lakeformation:DeregisterResource": "deregistration releases the domain's location",
         "lakeformation:DescribeResource": "error path: a location already registered is "
         "checked for its role",
     },
@@ -232,9 +228,7 @@ UNUSED_GRANT_REASONS: dict[str, dict[str, str]] = {
         "dynamodb:PutItem": "the idempotency claim of a misplaced event; the demo sends none",
         "events:PutEvents": "EventRejected for a misplaced event; the demo sends none",
     },
-    "domain.producer": {
-        "glue:UpdateCrawler": "re-registration: an existing crawler is updated, not created",
-    },
+    "domain.producer": {},
     "domain.consumer": {
         "glue:DeleteTable": "revocation of single tables (the demo revokes a whole database)",
         "glue:GetDatabase": "retry path: an existing link is read back and checked",

@@ -83,7 +83,9 @@ class DataDomain(Construct):
         "owner": "Team or contact owning the domain (sent with the registration).",
         "description": "What the domain is about (sent with the registration).",
         "removal_policy": "What happens to the bucket, state table and key on stack deletion.",
-        "handler_settings": "Extra settings for the domain handlers (`MESHKIT_SETTINGS`).",
+        "handler_settings": "Extra settings for the domain handlers (`MESHKIT_SETTINGS`); "
+        "`approval_topic_arn`: an SNS topic the producer notifies of access requests awaiting "
+        "a decision (its role may publish there).",
         "datazone": "Publish this domain's products to a DataZone project and receive that "
         "project's subscriptions as access requests (`DataZonePublishing`; docs/datazone.md).",
         "pyarrow_layer": "Layer bringing pyarrow to the erasure handler (default: the AWS SDK "
@@ -776,6 +778,14 @@ class DataDomain(Construct):
                 ),
             )
             _nag.acknowledge_resources(role, [crawlers], "crawlers")
+        topic = self.mesh_config.settings.get("approval_topic_arn")
+        if handler.group.name == "domain.producer" and topic:
+            # The approval inbox notifies data owners on this topic (meshkit.handlers.producer).
+            handler.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="ApprovalNotifications", actions=["sns:Publish"], resources=[str(topic)]
+                )
+            )
 
     def _grant_erasure(self, handler: MeshHandler) -> None:
         """Read, rewrite (conditionally), verify and delete versions of the data prefix; the

@@ -599,12 +599,18 @@ class IamParity:
             out[r.group].add(r.action)
         return dict(out)
 
-    def unused_grants(self, groups: Iterable[str] | None = None) -> dict[str, set[str]]:
+    def unused_grants(
+        self,
+        groups: Iterable[str] | None = None,
+        *,
+        used: Mapping[str, Iterable[str]] | None = None,
+    ) -> dict[str, set[str]]:
         """Handler group -> actions its role is granted (in any checked account) that no
-        recorded call needed; wildcard grants count as used when a used action matches."""
+        recorded call needed (or none of ``used``, the actions of several runs together);
+        a wildcard grant counts as used when a used action matches it."""
         from fnmatch import fnmatchcase
 
-        used = self.used_actions()
+        used = self.used_actions() if used is None else used
         granted: dict[str, set[str]] = defaultdict(set)
         for account in self._templates:
             for group, role in self.roles(account).items():
