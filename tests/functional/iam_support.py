@@ -137,7 +137,7 @@ def local_arns(mesh: LocalMesh) -> Any:
                 queue, dlq = wiring.queue_arn, wiring.dlq_arn
             else:
                 # A group turned on later in the run (mesh.deploy_permissions, as a stack
-                # update): its queues will have provisioning's names.
+                # update) or never (DataZone off): provisioning's names.
                 queue = (
                     f"arn:aws:sqs:{region}:{account}:{mesh.name}-{topology.group(group).env_name}"
                 )
