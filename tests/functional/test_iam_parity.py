@@ -84,10 +84,27 @@ def demo_run(
     return result, parity
 
 
+def _misplaced_events(mesh: LocalMesh) -> None:
+    """Both guards at work: a grant marketing forges on its own bus, and one sales puts on
+    central's (test_misplaced_events, with the real routers)."""
+    from meshkit.events.access import AccessGranted
+    from meshkit.events.schema import example_detail
+
+    granted = AccessGranted.model_validate(
+        {**example_detail(AccessGranted), "recipients": [test_flows.MARKETING]}
+    )
+    mesh.domain("marketing").put(granted)
+    mesh.put_from(test_flows.SALES, granted, bus="central")
+    mesh.run_until_idle()
+    groups = {d.attributes.get("group") for d in mesh.dead_letters()}
+    assert {"domain.guard", "central.guard"} <= groups, groups
+
+
 #: Flow-test scenarios replayed with enforcement on (the tests' own bodies, on a mesh checked
 #: against the demo's templates: same accounts and principals; the sharing mode is a setting).
 FLOW_SCENARIOS: dict[str, tuple[Any, str]] = {
     "deregistration": (test_flows.test_deregistration, "flows"),
+    "misplaced_events": (_misplaced_events, "flows"),
     "reregistration": (test_flows.test_reregistration_changes_only_what_changed, "flows+products"),
     "crawl_failure": (
         test_flows.test_crawler_failure_is_reported_not_treated_as_success,

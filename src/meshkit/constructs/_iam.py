@@ -141,6 +141,8 @@ DOMAIN_GROUP_ACTIONS: dict[str, DomainGroupActions] = {
     "domain.erasure": DomainGroupActions(),
     # State table and bus only: DataZone subscriptions become the domain's access requests.
     "domain.publication": DomainGroupActions(),
+    # Rejects misplaced events: its idempotency records, its bus and its DLQ only.
+    "domain.guard": DomainGroupActions(),
 }
 
 #: Actions a group's role is granted that no local scenario calls, each with its reason
