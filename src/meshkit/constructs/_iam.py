@@ -222,14 +222,6 @@ UNUSED_GRANT_REASONS: dict[str, dict[str, str]] = {
         "lakeformation:GetResourceLFTags": "rules by LF-tags (lf_tags); the demo's rules name "
         "databases",
     },
-    "central.guard": {
-        "dynamodb:PutItem": "the idempotency claim of a misplaced event; the demo sends none",
-        "events:PutEvents": "EventRejected for a misplaced event; the demo sends none",
-    },
-    "domain.guard": {
-        "dynamodb:PutItem": "the idempotency claim of a misplaced event; the demo sends none",
-        "events:PutEvents": "EventRejected for a misplaced event; the demo sends none",
-    },
     "domain.producer": {},
     "domain.consumer": {
         "glue:DeleteTable": "revocation of single tables (the demo revokes a whole database)",
