@@ -26,7 +26,7 @@ from meshkit.governance.grants import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from meshkit.governance.model import PersonasFile, Rule
 
@@ -416,32 +416,42 @@ RESOURCE_TYPES = ("DATABASE", "TABLE", "LF_TAG_POLICY_DATABASE", "LF_TAG_POLICY_
 PAGE_SIZE = 1000
 
 
+def _pages(call: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every page of a ``NextToken``-paginated Lake Formation call, by hand (botocore has no
+    paginator for these calls with these filters)."""
+    token: str | None = None
+    while True:
+        page: dict[str, Any] = call(**kwargs, **({"NextToken": token} if token else {}))
+        yield page
+        token = page.get("NextToken")
+        if not token:
+            return
+
+
+def _admins(lakeformation: Any, account: str) -> set[str]:
+    """The data-lake administrators of ``account`` (their implicit rows are not grants)."""
+    settings = lakeformation.get_data_lake_settings(CatalogId=account).get("DataLakeSettings", {})
+    return {a["DataLakePrincipalIdentifier"] for a in settings.get("DataLakeAdmins", [])}
+
+
 def read_actual(
     lakeformation: Any, account: str, principals: Iterable[str] | None = None
 ) -> tuple[State, int]:
     """Explicit grants in ``account``'s catalog (of ``principals`` if given); and calls made."""
     wanted = set(principals) if principals is not None else None
-    settings = lakeformation.get_data_lake_settings(CatalogId=account).get("DataLakeSettings", {})
-    admins = {a["DataLakePrincipalIdentifier"] for a in settings.get("DataLakeAdmins", [])}
+    admins = _admins(lakeformation, account)
     calls = 1
     state: State = {}
     for resource_type in RESOURCE_TYPES:
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {
-                "CatalogId": account,
-                "ResourceType": resource_type,
-                "MaxResults": PAGE_SIZE,
-            }
-            if token:
-                kwargs["NextToken"] = token
-            page = lakeformation.list_permissions(**kwargs)
+        for page in _pages(
+            lakeformation.list_permissions,
+            CatalogId=account,
+            ResourceType=resource_type,
+            MaxResults=PAGE_SIZE,
+        ):
             calls += 1
             for row in page.get("PrincipalResourcePermissions", []):
                 _add_row(state, row, account, admins, wanted)
-            token = page.get("NextToken")
-            if not token:
-                break
     return canonical(state), calls
 
 
@@ -483,16 +493,10 @@ def read_filters(
     The grants of every principal are read, also those outside the file: the plan deletes a
     filter only when no one else holds a grant on it.
     """
-    settings = lakeformation.get_data_lake_settings(CatalogId=account).get("DataLakeSettings", {})
-    admins = {a["DataLakePrincipalIdentifier"] for a in settings.get("DataLakeAdmins", [])}
+    admins = _admins(lakeformation, account)
     calls = 1
     filters: dict[Resource, FilterSpec] = {}
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"MaxResults": PAGE_SIZE}
-        if token:
-            kwargs["NextToken"] = token
-        page = lakeformation.list_data_cells_filter(**kwargs)
+    for page in _pages(lakeformation.list_data_cells_filter, MaxResults=PAGE_SIZE):
         calls += 1
         for data in page.get("DataCellsFilters", []):
             resource = Resource(
@@ -507,25 +511,15 @@ def read_filters(
             if tables is not None and (resource.database, resource.table) not in tables:
                 continue
             filters[resource] = FilterSpec.from_api(data)
-        token = page.get("NextToken")
-        if not token:
-            break
     state: State = {}
     for resource in sorted(filters):
-        token = None
-        while True:
-            kwargs = {
-                "CatalogId": account,
-                "Resource": resource.as_api(),
-                "MaxResults": PAGE_SIZE,
-            }
-            if token:
-                kwargs["NextToken"] = token
-            page = lakeformation.list_permissions(**kwargs)
+        for page in _pages(
+            lakeformation.list_permissions,
+            CatalogId=account,
+            Resource=resource.as_api(),
+            MaxResults=PAGE_SIZE,
+        ):
             calls += 1
             for row in page.get("PrincipalResourcePermissions", []):
                 _add_row(state, row, account, admins, None)
-            token = page.get("NextToken")
-            if not token:
-                break
     return canonical(state), filters, calls
