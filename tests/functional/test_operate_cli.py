@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
+from stub_support import StubbedSession
 
 from meshkit import operate
 from meshkit.cli import main
@@ -155,33 +155,8 @@ def _ddb_item(values: dict[str, Any]) -> dict[str, Any]:
     return {k: ser.serialize(v) for k, v in values.items()}
 
 
-class _Session:
-    """One stubbed client per service, as a boto3 session hands them out."""
-
-    def __init__(self) -> None:
-        self.clients: dict[str, Any] = {}
-        self.stubs: dict[str, Stubber] = {}
-
-    def client(self, service: str) -> Any:
-        if service not in self.clients:
-            client = boto3.client(
-                service,
-                region_name="eu-west-1",
-                aws_access_key_id="x",
-                aws_secret_access_key="x",
-            )
-            self.clients[service] = client
-            self.stubs[service] = Stubber(client)
-            self.stubs[service].activate()
-        return self.clients[service]
-
-    def stub(self, service: str) -> Stubber:
-        self.client(service)
-        return self.stubs[service]
-
-
 def test_aws_approve_is_checked_then_put_on_the_callers_bus() -> None:
-    session = _Session()
+    session = StubbedSession()
     now = datetime(2026, 12, 4, 12, tzinfo=UTC)
     target = operate.AwsTarget(
         session, bus="sales-bus", registry_table="registry", clock=lambda: now
@@ -251,7 +226,7 @@ def test_aws_approve_is_checked_then_put_on_the_callers_bus() -> None:
 
 
 def test_aws_replay_and_trace_read_the_archive_and_logs() -> None:
-    session = _Session()
+    session = StubbedSession()
     target = operate.AwsTarget(
         session, archive="demo-archive", log_groups=["/aws/lambda/central-access"]
     )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from stub_support import StubbedSession
 
 from meshkit.cli import main
 
@@ -147,28 +147,6 @@ def test_local_refuses_aws_options(tmp_path: Path, capsys: pytest.CaptureFixture
 # -- AWS, stubbed ----------------------------------------------------------------------------
 
 
-class _Session:
-    """One stubbed client per service, as a boto3 session hands them out."""
-
-    def __init__(self) -> None:
-        self.clients: dict[str, Any] = {}
-        self.stubs: dict[str, Stubber] = {}
-
-    def client(self, service: str) -> Any:
-        if service not in self.clients:
-            client = boto3.client(
-                service, region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
-            )
-            self.clients[service] = client
-            self.stubs[service] = Stubber(client)
-            self.stubs[service].activate()
-        return self.clients[service]
-
-    def stub(self, service: str) -> Stubber:
-        self.client(service)
-        return self.stubs[service]
-
-
 ORDERS = {
     "Name": "orders",
     "DatabaseName": "sales",
@@ -185,7 +163,7 @@ BY_HAND = {
 }
 
 
-def _reads(session: _Session) -> None:
+def _reads(session: StubbedSession) -> None:
     """What a plan reads, in order: the caller, the catalog, the explicit grants by resource
     type (never by principal), the data-cells filters."""
     session.stub("sts").add_response(
@@ -228,8 +206,8 @@ def _entry(permissions: list[str]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[_Session, Path]:
-    session = _Session()
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[StubbedSession, Path]:
+    session = StubbedSession()
     monkeypatch.setattr(boto3.session, "Session", lambda **_kwargs: session)
     path = tmp_path / "personas.yaml"
     path.write_text(FILE)
@@ -237,7 +215,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[_Session, Path
 
 
 def test_aws_plan_reads_by_resource_and_shows_the_delta(
-    aws: tuple[_Session, Path], capsys: pytest.CaptureFixture[str]
+    aws: tuple[StubbedSession, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     session, path = aws
     _reads(session)
@@ -253,7 +231,7 @@ def test_aws_plan_reads_by_resource_and_shows_the_delta(
 
 
 def test_aws_apply_sends_only_the_delta_in_batches(
-    aws: tuple[_Session, Path], capsys: pytest.CaptureFixture[str]
+    aws: tuple[StubbedSession, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     session, path = aws
     _reads(session)
@@ -276,7 +254,7 @@ def test_aws_apply_sends_only_the_delta_in_batches(
 
 
 def test_aws_apply_reports_failed_entries_and_exits_1(
-    aws: tuple[_Session, Path], capsys: pytest.CaptureFixture[str]
+    aws: tuple[StubbedSession, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     session, path = aws
     _reads(session)
