@@ -376,21 +376,13 @@ class MeshHandler(Construct):
             retention=options.log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        # An own role (not Lambda's default) so that nothing beyond these grants is attached,
-        # in particular no AWS managed policy.
-        self.role = iam.Role(
+        self.role = lambda_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"meshkit {group.name} handler",
+            log_group=self.log_group,
             # A fixed name only where a role of another account must trust exactly this one.
             role_name=role_name,
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            )
         )
         self.config = dataclasses.replace(
             config,
@@ -530,6 +522,34 @@ class _KeptDependencies(Construct):
 
     def produce(self) -> list[str]:
         return [r.logical_id for r in self.resources]
+
+
+def lambda_role(
+    scope: Construct,
+    id: str,
+    *,
+    description: str,
+    log_group: logs.ILogGroup,
+    role_name: str | None = None,
+    sid: str | None = None,
+) -> iam.Role:
+    """A function's own role (not Lambda's default, so no AWS managed policy is attached) that
+    may write to ``log_group`` only; the caller adds what the function needs."""
+    role = iam.Role(
+        scope,
+        id,
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=description,
+        role_name=role_name,
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        )
+    )
+    return role
 
 
 def drop_role_dependency(function: IConstruct, role: iam.IRole) -> None:

@@ -25,7 +25,7 @@ from aws_cdk import custom_resources as cr
 
 from constructs import Construct, IConstruct
 from meshkit.constructs import _code, _nag
-from meshkit.constructs._handlers import depend_on, drop_role_dependency
+from meshkit.constructs._handlers import depend_on, drop_role_dependency, lambda_role
 from meshkit.events import domains
 
 if TYPE_CHECKING:
@@ -138,18 +138,12 @@ class Registration(Construct):
         log_group = logs.LogGroup(
             scope, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
         )
-        role = iam.Role(
+        role = lambda_role(
             scope,
             "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Sends meshkit domain (de)registration and waits for central's answer",
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="Logs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            )
+            log_group=log_group,
+            sid="Logs",
         )
         role.add_to_policy(
             iam.PolicyStatement(
@@ -177,18 +171,12 @@ class Registration(Construct):
         framework_logs = logs.LogGroup(
             scope, "FrameworkLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
         )
-        framework_role = iam.Role(
+        framework_role = lambda_role(
             scope,
             "FrameworkRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="CDK's provider framework: invokes the registration function",
-        )
-        framework_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="Logs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[framework_logs.log_group_arn],
-            )
+            log_group=framework_logs,
+            sid="Logs",
         )
         provider = cr.Provider(
             scope,

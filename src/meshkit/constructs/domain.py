@@ -27,6 +27,7 @@ from meshkit.constructs._handlers import (
     MeshHandler,
     drop_role_dependency,
     events_principal,
+    lambda_role,
     target_delivery,
 )
 from meshkit.constructs._registration import Registration
@@ -906,16 +907,9 @@ def _registration_role(scope: Construct) -> iam.Role:
         retention=logs.RetentionDays.THREE_MONTHS,
         removal_policy=RemovalPolicy.DESTROY,
     )
-    role = iam.Role(
+    return lambda_role(
         stack,
         _ROLE_ID,
-        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         description="Sends meshkit domain (de)registration events on deploy and delete",
+        log_group=log_group,
     )
-    role.add_to_policy(
-        iam.PolicyStatement(
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[log_group.log_group_arn],
-        )
-    )
-    return role

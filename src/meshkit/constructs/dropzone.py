@@ -16,7 +16,12 @@ from aws_cdk import aws_transfer as transfer
 from constructs import Construct
 from meshkit import topology
 from meshkit.constructs import _code, _nag
-from meshkit.constructs._handlers import MeshHandler, drop_role_dependency, mesh_environment
+from meshkit.constructs._handlers import (
+    MeshHandler,
+    drop_role_dependency,
+    lambda_role,
+    mesh_environment,
+)
 from meshkit.handlers.dropzone import (
     MAX_SESSION_SECONDS,
     MIN_SESSION_SECONDS,
@@ -270,17 +275,11 @@ class DropZone(Construct):
         log_group = logs.LogGroup(
             holder, "Logs", retention=options.log_retention, removal_policy=RemovalPolicy.DESTROY
         )
-        role = iam.Role(
+        role = lambda_role(
             holder,
             "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"meshkit drop zone {id.lower()} of {self.domain.domain_name}",
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            )
+            log_group=log_group,
         )
         self.domain.bus.grant_put_events_to(role)
         return holder, role, log_group

@@ -36,6 +36,7 @@ from meshkit.constructs._handlers import (
     HandlerOptions,
     add_queue_rule,
     drop_role_dependency,
+    lambda_role,
     mesh_environment,
     queue_with_dlq,
 )
@@ -171,17 +172,8 @@ class MeshFunction(lambda_.Function):
             retention=log_retention or options.log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        role = iam.Role(
-            holder,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"meshkit team function {id}",
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            )
+        role = lambda_role(
+            holder, "Role", description=f"meshkit team function {id}", log_group=log_group
         )
         team = team_settings(settings)
         config = mesh.mesh_config.with_settings(team, what=f"MeshFunction {id}")
